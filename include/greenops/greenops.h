@@ -1,0 +1,178 @@
+/* greenops — energy measurement for machine-learning work.
+ * Public C API: a monitor samples every energy sensor of the machine, marks named windows
+ * inside its span, and returns per-domain and per-window energy as plain structs.
+ * Every function returns 0 or a negative errno; gops_monitor_error() says what went wrong. */
+#ifndef GREENOPS_H
+#define GREENOPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GOPS_VERSION_MAJOR 0
+#define GOPS_VERSION_MINOR 1
+#define GOPS_VERSION_PATCH 0
+
+const char *gops_version(void);
+
+typedef struct gops_monitor gops_monitor;
+
+/* How a domain's energy was obtained. */
+enum gops_method {
+	GOPS_METHOD_NONE = 0,   /* nothing was measured: never reported as 0 J */
+	GOPS_METHOD_COUNTER,    /* difference of a hardware energy counter */
+	GOPS_METHOD_INTEGRATED, /* trapezoid integral of power samples */
+	GOPS_METHOD_ESTIMATED,  /* a model (CPU load x TDP, RAM size): not a measurement */
+};
+const char *gops_method_name(enum gops_method m);
+
+/* Idle baseline handling (greenops run --idle). */
+enum gops_idle_mode {
+	GOPS_IDLE_AUTO = 0, /* stored when a baseline exists for every domain, else none */
+	GOPS_IDLE_NONE,
+	GOPS_IDLE_STORED,
+	GOPS_IDLE_MEASURE,  /* measure for idle_seconds before the span */
+	GOPS_IDLE_WATTS,    /* one figure in watts, applied to the sum of the summed domains */
+};
+
+struct gops_idle_value {
+	const char *domain; /* domain name, e.g. "gpu0" */
+	double watts;
+};
+
+struct gops_options {
+	unsigned interval_ms;        /* sampling period; default 100 */
+	const char *sources;         /* comma-separated source names, NULL = default rule */
+	enum gops_idle_mode idle;    /* what to subtract as idle power */
+	double idle_seconds;         /* GOPS_IDLE_MEASURE: how long */
+	double idle_watts;           /* GOPS_IDLE_WATTS */
+	const struct gops_idle_value *idle_values; /* GOPS_IDLE_STORED: per-domain baseline */
+	size_t n_idle_values;
+	double cpu_tdp_w;            /* estimator: CPU TDP in watts, 0 = look it up */
+	double anchor_period_s;      /* expensive counters: read every this many s, 0 = auto */
+};
+void gops_options_init(struct gops_options *o);
+
+struct gops_domain_result {
+	char name[32];          /* gpu0, package-0, dram-0, cpu-estimate, ... */
+	char source[16];        /* nvml, powercap, perf, hwmon, estimate */
+	char kind[16];          /* gpu, package, dram, psys, core, uncore, estimate, other */
+	char label[128];        /* device model, UUID, driver: for people */
+	enum gops_method method;
+	bool summed;            /* counted in the top-level total (overlap rules) */
+	double energy_j;        /* NAN when nothing was measured */
+	double dynamic_energy_j;/* NAN without a baseline */
+	double idle_power_w;    /* NAN without a baseline */
+	double avg_power_w;
+	double peak_power_w;    /* NAN without power samples */
+	double uncertainty_j;
+	double integrated_energy_j; /* instant power integrated alone, as a cross-check; NAN if none */
+	double update_period_s; /* the counter's measured update period; 0 unknown */
+	size_t n_warnings;
+	char **warnings;
+};
+
+struct gops_tag {
+	char *key;
+	char *value;
+};
+
+struct gops_window_result {
+	char *name;
+	double start_s;         /* seconds from the start of the monitor's span */
+	double end_s;
+	double units;           /* NAN when none were given */
+	double energy_j;        /* sum of the summed domains */
+	double dynamic_energy_j;
+	double energy_per_unit_j;
+	double uncertainty_j;
+	bool open;              /* never ended: closed at the end of the span */
+	size_t n_domains;
+	struct gops_domain_result *domains;
+	size_t n_warnings;
+	char **warnings;
+};
+
+struct gops_result {
+	double duration_s;
+	int64_t start_realtime_ns; /* wall clock at the start of the span */
+	double energy_j;           /* sum of the summed domains; NAN when none measured */
+	double dynamic_energy_j;   /* NAN without a baseline */
+	double uncertainty_j;
+	double units;              /* NAN when none were given */
+	double energy_per_unit_j;  /* NAN without units */
+	const char *idle_source;   /* "none", "stored", "measured", "given" */
+	size_t n_domains;
+	struct gops_domain_result *domains;
+	size_t n_windows;
+	struct gops_window_result *windows;
+	size_t n_tags;
+	struct gops_tag *tags;
+	size_t n_warnings;
+	char **warnings;
+	size_t malformed_control_lines;
+};
+
+/* Opens every selected source and prepares the sampler; nothing is sampled yet.
+ * Warnings about sources that were absent are available through gops_monitor_warnings(). */
+int gops_monitor_new(gops_monitor **out, const struct gops_options *opts);
+/* Message of the last failure (never NULL). */
+const char *gops_monitor_error(const gops_monitor *m);
+/* Notes gathered while opening sources (absent libraries, CUDA_VISIBLE_DEVICES, ...). */
+size_t gops_monitor_notes(const gops_monitor *m, const char *const **notes);
+
+/* Takes the first readings (waiting for a fresh counter update where it helps) and starts
+ * the sampler thread. The span starts when this returns. */
+int gops_monitor_start(gops_monitor *m);
+/* Marks the span's end now, takes the next counter update, stops the sampler and computes
+ * the results. */
+int gops_monitor_stop(gops_monitor *m);
+/* As stop, with the span's end given in CLOCK_MONOTONIC nanoseconds (e.g. the child's exit). */
+int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns);
+/* Moves the span's start to t_ns (CLOCK_MONOTONIC), e.g. the moment a child was released. */
+int gops_monitor_set_start(gops_monitor *m, int64_t t_ns);
+
+/* Windows: t_ns is CLOCK_MONOTONIC in nanoseconds, 0 for now. Thread-safe. */
+int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns);
+int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns);
+/* Adds units to the named open window (NULL: the innermost open window, or the run). */
+int gops_monitor_add_units(gops_monitor *m, const char *window, double n);
+int gops_monitor_tag(gops_monitor *m, const char *key, const char *value);
+void gops_monitor_count_malformed(gops_monitor *m);
+
+/* Available after stop. Owned by the monitor. */
+const struct gops_result *gops_monitor_result(const gops_monitor *m);
+
+/* One power sample for timelines: time from the span start, domain, watts, counter joules
+ * (NAN where the sample had none). Calls fn for every sample in time order. */
+typedef int (*gops_sample_fn)(void *ctx, double t_s, const char *domain, double watts,
+			      double counter_j);
+int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *ctx);
+
+/* Live view for exporters: the latest power and the energy since start per domain. */
+struct gops_live {
+	const char *domain;
+	const char *source;
+	double power_w;
+	double energy_j;
+	double age_s;
+	bool up;
+};
+int gops_monitor_live(gops_monitor *m, struct gops_live *out, size_t cap, size_t *n);
+
+void gops_monitor_free(gops_monitor *m);
+
+/* The result as one JSON object (DESIGN.md's shape); caller frees. NULL on failure. */
+char *gops_result_to_json(const struct gops_result *r, int exit_status, int signal);
+
+/* Monotonic clock in nanoseconds, the one every timestamp of the API uses. */
+int64_t gops_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

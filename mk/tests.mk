@@ -1,0 +1,13 @@
+# Unit tests: every tests/unit/test_*.c is one cmocka program linked with libgreenops.
+# Fakes add their own rules in mk/fake_*.mk and append to TEST_EXTRA.
+TEST_SRC  := $(wildcard tests/unit/test_*.c)
+TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+.PHONY: tests
+tests: $(TEST_BINS) $(TEST_EXTRA)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgreenops.a $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(CMOCKA_LIBS) $(LIBS)

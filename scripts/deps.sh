@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian packages greenops needs to build and test, when they are missing.
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+set -eu
+
+pkgs="build-essential pkg-config python3
+libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
+libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpowercap-dev
+libcmocka-dev"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "greenops: missing packages; run as root:" >&2
+	echo "  apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "greenops: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends $missing >/dev/null; then
+	apt-get update >/dev/null
+	apt-get install -y --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,126 @@
+/* Clocks, test-seam paths and file reads used throughout libgreenops. */
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t gops_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gops_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void gops_sleep_until(int64_t deadline_ns)
+{
+	struct timespec ts = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+const char *gops_sys_path(char *buf, size_t len, const char *path)
+{
+	const char *root = NULL;
+	if (strncmp(path, "/sys", 4) == 0 && (path[4] == '/' || path[4] == 0))
+		root = getenv("GREENOPS_SYSFS_ROOT"), path += 4;
+	else if (strncmp(path, "/proc", 5) == 0 && (path[5] == '/' || path[5] == 0))
+		root = getenv("GREENOPS_PROC_ROOT"), path += 5;
+	else
+		root = NULL;
+	if (root && *root)
+		snprintf(buf, len, "%s%s", root, path);
+	else if (root)
+		snprintf(buf, len, "%s", path);
+	else
+		snprintf(buf, len, "%s", path);
+	return buf;
+}
+
+int gops_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	while (off + 1 < len) {
+		ssize_t r = read(fd, buf + off, len - 1 - off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	close(fd);
+	buf[off] = 0;
+	while (off > 0 && (buf[off - 1] == '\n' || buf[off - 1] == ' '))
+		buf[--off] = 0;
+	return (int)off;
+}
+
+int gops_read_u64(const char *path, uint64_t *out)
+{
+	char buf[64];
+	int r = gops_read_file(path, buf, sizeof buf);
+	if (r < 0)
+		return r;
+	char *end;
+	errno = 0;
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EINVAL;
+	unsigned long long v = strtoull(buf, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+char *gops_strlcpy(char *dst, const char *src, size_t len)
+{
+	if (len == 0)
+		return dst;
+	size_t n = strlen(src);
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+	return dst;
+}
+
+char *gops_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s)
+		abort();
+	return s;
+}
+
+char *gops_xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+	if (!d)
+		abort();
+	return d;
+}

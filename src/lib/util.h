@@ -1,0 +1,30 @@
+/* Small helpers shared by the library: clocks, paths under the test seams, file reads,
+ * growable strings. */
+#ifndef GOPS_UTIL_H
+#define GOPS_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t gops_now_ns(void);
+int64_t gops_realtime_ns(void);
+/* Sleeps until the CLOCK_MONOTONIC deadline, restarting after signals. */
+void gops_sleep_until(int64_t deadline_ns);
+
+/* Path of a file under /sys or /proc, honouring GREENOPS_SYSFS_ROOT / GREENOPS_PROC_ROOT.
+ * `path` starts with "/sys/" or "/proc/". Returns buf. */
+const char *gops_sys_path(char *buf, size_t len, const char *path);
+
+/* Reads a small file into buf (NUL-terminated, trailing newline removed).
+ * Returns bytes read or a negative errno. */
+int gops_read_file(const char *path, char *buf, size_t len);
+/* Reads one unsigned integer from a file; -EINVAL when it is not a number. */
+int gops_read_u64(const char *path, uint64_t *out);
+
+/* snprintf that never overflows and always terminates; returns dst. */
+char *gops_strlcpy(char *dst, const char *src, size_t len);
+char *gops_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *gops_xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test program (cmocka, TAP output) and every end-to-end script (TAP too),
+# three at a time, and ends with the summary line "N passed, N failed".
+set -u
+BUILD=${1:-build}
+export BUILD GREENOPS=$(cd "$BUILD" && pwd)/greenops TESTS_DIR=$(pwd)/tests
+export CMOCKA_MESSAGE_OUTPUT=TAP
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+list=$(mktemp)
+for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && echo "$t"; done >"$list"
+for t in tests/e2e/*.sh; do [ -f "$t" ] && echo "$t"; done >>"$list"
+
+run_one() {
+	name=$(basename "$1")
+	case "$1" in
+	*.sh) timeout 600 bash "$1" >"$2/$name.log" 2>&1 ;;
+	*) timeout 600 "$1" >"$2/$name.log" 2>&1 ;;
+	esac
+	echo $? >"$2/$name.rc"
+}
+jobs=${TEST_JOBS:-3}
+while read -r t; do
+	[ "$(jobs -rp | wc -l)" -ge "$jobs" ] && wait -n
+	run_one "$t" "$logs" &
+done <"$list"
+wait
+
+passed=0 failed=0
+while read -r t; do
+	name=$(basename "$t")
+	log="$logs/$name.log"
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	rc=$(cat "$logs/$name.rc")
+	if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then f=1; echo "not ok - $name exited with $rc"; fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name ran no test"; fi
+	if [ "$f" -gt 0 ]; then
+		echo "--- $name: $f failed"
+		cat "$log"
+	else
+		echo "$name: $p passed"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+done <"$list"
+rm -f "$list"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
