@@ -1,11 +1,307 @@
-/* greenops run: not built yet. */
+/* greenops run: measures a command. The sampler is armed and has its first readings before
+ * the child is released from a "go" pipe; an exec failure comes back through a close-on-exec
+ * pipe (perf's evlist__prepare_workload, libuv's process.c). */
 #include "cli/commands.h"
+#include "cli/monitor_opts.h"
+#include "cli/run_output.h"
+#include "cli/summary.h"
+#include "lib/control.h"
 
-const char usage_run[] = "usage: greenops run [options] -- COMMAND [ARGS...]\n";
+#include <greenops/greenops.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char usage_run[] =
+	"usage: greenops run [options] -- COMMAND [ARGS...]\n"
+	"\n"
+	"Measures the energy COMMAND costs, from the hardware's own sensors, and prints a summary on\n"
+	"stderr. COMMAND's own output is untouched; greenops exits with COMMAND's status (128+N when\n"
+	"it was killed by signal N).\n"
+	"\n"
+	"  --json FILE          write the result as JSON (- for stdout)\n"
+	"  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j)\n"
+	"  --units N            units of work done (samples, requests, tokens): energy per unit\n"
+	"  --tag KEY=VALUE      label the run (repeatable)\n"
+	"  --interval MS        sampling period (default 100)\n"
+	"  --sources LIST       nvml,powercap,perf,hwmon,estimate (default: every sensor found)\n"
+	"  --idle MODE          none | stored | measure[:SECONDS] | WATTS (default: stored if known)\n"
+	"  --cpu-tdp W          CPU power at full load, for the estimate where no sensor exists\n"
+	"  --carbon-intensity G grams CO2e per kWh (default 475, a world average)\n"
+	"  --pue X              data-centre power usage effectiveness (default 1.0)\n"
+	"  --price P            price per kWh, reported beside energy\n"
+	"  --model FILE.onnx    tag the run with the model's MACs and parameters\n"
+	"  --db PATH | --no-db  results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
+	"  --samples            store every power sample in the database\n"
+	"  -q, --quiet          no summary\n"
+	"\n"
+	"A child marks phases through the socket in $GREENOPS_CONTROL: lines `begin NAME`, `end NAME`,\n"
+	"`units N [NAME]`, `tag KEY=VALUE` (bindings/python/greenops.py does this for Python).\n";
+
+enum { OPT_JSON = 2000, OPT_TIMELINE, OPT_UNITS, OPT_TAG, OPT_DB, OPT_NO_DB, OPT_SAMPLES, OPT_CARBON, OPT_PUE, OPT_PRICE, OPT_MODEL };
+
+static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t pending_sig;
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+	else
+		pending_sig = sig;
+}
+
+static void install_forwarding(void)
+{
+	struct sigaction sa = {.sa_handler = forward};
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void child_defaults(void)
+{
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		signal(sigs[i], SIG_DFL);
+}
+
+static char *join_argv(char **argv)
+{
+	size_t len = 1;
+	for (char **a = argv; *a; a++)
+		len += strlen(*a) + 3;
+	char *s = malloc(len);
+	if (!s)
+		abort();
+	s[0] = 0;
+	for (char **a = argv; *a; a++) {
+		if (a != argv)
+			strcat(s, " ");
+		strcat(s, *a);
+	}
+	return s;
+}
+
+/* Forks the child, which waits for a byte on `go` before exec. */
+static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	child_defaults();
+	char c;
+	ssize_t r;
+	do
+		r = read(go_rd, &c, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 1)
+		_exit(127); /* greenops went away before releasing us */
+	if (control)
+		setenv("GREENOPS_CONTROL", control, 1);
+	execvp(argv[0], argv);
+	int e = errno;
+	ssize_t w = write(err_wr, &e, sizeof e);
+	(void)w;
+	_exit(e == ENOENT ? 127 : 126);
+}
 
 int cmd_run(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cmd_error("run", "not built yet");
+	static const struct option longopts[] = {
+		MONITOR_LONG_OPTIONS,
+		{"json", required_argument, NULL, OPT_JSON},
+		{"timeline", required_argument, NULL, OPT_TIMELINE},
+		{"units", required_argument, NULL, OPT_UNITS},
+		{"tag", required_argument, NULL, OPT_TAG},
+		{"db", required_argument, NULL, OPT_DB},
+		{"no-db", no_argument, NULL, OPT_NO_DB},
+		{"samples", no_argument, NULL, OPT_SAMPLES},
+		{"carbon-intensity", required_argument, NULL, OPT_CARBON},
+		{"pue", required_argument, NULL, OPT_PUE},
+		{"price", required_argument, NULL, OPT_PRICE},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct run_output out;
+	run_output_init(&out);
+	struct gops_options o;
+	gops_options_init(&o);
+	double units = NAN;
+	const char *tags[64];
+	size_t n_tags = 0;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+		int r = monitor_opt("run", c, optarg, &o);
+		if (r < 0)
+			return 2;
+		if (r)
+			continue;
+		switch (c) {
+		case OPT_JSON:
+			out.json_path = optarg;
+			break;
+		case OPT_TIMELINE:
+			out.timeline_path = optarg;
+			break;
+		case OPT_UNITS:
+			if (!parse_double("run", "units", optarg, 0, 1e18, &units))
+				return 2;
+			break;
+		case OPT_TAG:
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return cmd_usage_error("run", "invalid value '%s' for --tag (expected KEY=VALUE)", optarg);
+			if (n_tags == sizeof tags / sizeof tags[0])
+				return cmd_usage_error("run", "too many --tag options");
+			tags[n_tags++] = optarg;
+			break;
+		case OPT_DB:
+			out.db_path = optarg;
+			break;
+		case OPT_NO_DB:
+			out.no_db = true;
+			break;
+		case OPT_SAMPLES:
+			out.store_samples = true;
+			break;
+		case OPT_CARBON:
+			if (!parse_double("run", "carbon-intensity", optarg, 0, 5000, &out.carbon))
+				return 2;
+			break;
+		case OPT_PUE:
+			if (!parse_double("run", "pue", optarg, 1, 10, &out.pue))
+				return 2;
+			break;
+		case OPT_PRICE:
+			if (!parse_double("run", "price", optarg, 0, 1e6, &out.price))
+				return 2;
+			break;
+		case OPT_MODEL:
+			out.model_path = optarg;
+			break;
+		case 'q':
+			out.quiet = true;
+			break;
+		case ':':
+			return cmd_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cmd_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage_error("run", "no command given (greenops run [options] -- COMMAND)");
+	char **child_argv = argv + optind;
+	out.argv = child_argv;
+	char *command = join_argv(child_argv);
+	out.command = command;
+
+	int status = 1;
+	gops_monitor *m = NULL;
+	struct gops_control *ctl = NULL;
+	int go[2] = {-1, -1}, ep[2] = {-1, -1};
+
+	if (run_output_prepare(&out, &o) < 0) /* database, stored baseline, model counts */
+		goto done;
+	if (gops_monitor_new(&m, &o) < 0) {
+		cmd_error("run", "%s", gops_monitor_error(m));
+		goto done;
+	}
+	char err[512];
+	if (gops_control_start(&ctl, m, err, sizeof err) < 0)
+		fprintf(stderr, "greenops run: warning: %s; windows from the child are off\n", err);
+	for (size_t i = 0; i < n_tags; i++) {
+		char *kv = strdup(tags[i]), *eq = strchr(kv, '=');
+		*eq = 0;
+		gops_monitor_tag(m, kv, eq + 1);
+		free(kv);
+	}
+	run_output_tag_model(&out, m);
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+		cmd_error("run", "cannot create a pipe: %s", strerror(errno));
+		goto done;
+	}
+	install_forwarding();
+	pid_t pid = spawn(child_argv, ctl ? gops_control_path(ctl) : NULL, go[0], ep[1]);
+	if (pid < 0) {
+		cmd_error("run", "cannot fork: %s", strerror(errno));
+		goto done;
+	}
+	close(go[0]), go[0] = -1;
+	close(ep[1]), ep[1] = -1;
+	child_pid = pid;
+	if (pending_sig)
+		kill(pid, pending_sig);
+
+	if (gops_monitor_start(m) < 0) {
+		cmd_error("run", "%s", gops_monitor_error(m));
+		close(go[1]), go[1] = -1; /* the child sees EOF and leaves */
+		waitpid(pid, NULL, 0);
+		goto done;
+	}
+	if (!isnan(units))
+		gops_monitor_add_units(m, NULL, units);
+	run_output_begin(&out, m);
+	int64_t t_go = gops_now_ns();
+	ssize_t w;
+	do
+		w = write(go[1], "g", 1);
+	while (w < 0 && errno == EINTR);
+	gops_monitor_set_start(m, t_go);
+	close(go[1]), go[1] = -1;
+
+	int exec_errno = 0;
+	ssize_t r;
+	do
+		r = read(ep[0], &exec_errno, sizeof exec_errno);
+	while (r < 0 && errno == EINTR);
+	int ws = 0;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	int64_t t_exit = gops_now_ns();
+	child_pid = 0;
+	if (r == (ssize_t)sizeof exec_errno) {
+		cmd_error("run", "cannot run '%s': %s", child_argv[0], strerror(exec_errno));
+		status = exec_errno == ENOENT ? 127 : 126;
+		gops_control_stop(ctl), ctl = NULL;
+		gops_monitor_stop_at(m, t_exit);
+		run_output_abandon(&out);
+		goto done;
+	}
+	int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+	status = sig ? 128 + sig : WEXITSTATUS(ws);
+	if (ctl)
+		gops_control_stop(ctl), ctl = NULL;
+	if (gops_monitor_stop_at(m, t_exit) < 0) {
+		cmd_error("run", "%s", gops_monitor_error(m));
+		goto done;
+	}
+	if (run_output_finish(&out, m, status, sig) < 0 && status == 0)
+		status = 1;
+done:
+	if (ctl)
+		gops_control_stop(ctl);
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	run_output_release(&out);
+	gops_monitor_free(m);
+	free(command);
+	return status;
 }

@@ -1,0 +1,121 @@
+"""Mark phases of a program measured by `greenops run` (standard library only).
+
+    import greenops
+    with greenops.window("epoch", units=len(dataset)):
+        train_one_epoch()
+    greenops.units(batch_size)          # add units to the innermost open window
+    greenops.tag("model", "resnet18")
+
+Under `greenops run`, lines go to the control socket named in $GREENOPS_CONTROL, stamped
+with this process's CLOCK_MONOTONIC time (the clock greenops uses), so the moment of a
+window edge is the moment the call was made. Outside greenops every call is a no-op and
+one warning is printed. For GPU work, synchronise the device at window edges (the
+`sync` argument takes a callable such as torch.cuda.synchronize), or the window measures
+when kernels were queued rather than when they ran.
+"""
+
+import contextlib
+import os
+import socket
+import sys
+import threading
+import time
+
+__all__ = ["window", "begin", "end", "units", "tag", "active"]
+
+_lock = threading.Lock()
+_sock = None
+_pid = None
+_warned = False
+
+
+def _connect():
+    global _sock, _pid, _warned
+    if _sock is not None and _pid == os.getpid():
+        return _sock
+    path = os.environ.get("GREENOPS_CONTROL")
+    if not path:
+        if not _warned:
+            _warned = True
+            print("greenops: not running under 'greenops run': windows are not measured",
+                  file=sys.stderr)
+        return None
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+    except OSError as e:
+        if not _warned:
+            _warned = True
+            print(f"greenops: cannot connect to '{path}': {e}: windows are not measured",
+                  file=sys.stderr)
+        return None
+    # A forked worker gets a connection of its own.
+    _sock, _pid = s, os.getpid()
+    return s
+
+
+def _send(line):
+    with _lock:
+        s = _connect()
+        if s is None:
+            return False
+        try:
+            s.sendall((line + "\n").encode())
+            return True
+        except OSError as e:
+            global _warned
+            if not _warned:
+                _warned = True
+                print(f"greenops: control socket failed: {e}", file=sys.stderr)
+            return False
+
+
+def _check_name(name):
+    name = str(name)
+    if not name or any(c.isspace() for c in name):
+        raise ValueError(f"greenops window name {name!r} must be non-empty without spaces")
+    return name
+
+
+def active():
+    """True when running under greenops with a reachable control socket."""
+    return _connect() is not None
+
+
+def begin(name, sync=None):
+    if sync:
+        sync()
+    _send(f"begin {_check_name(name)} {time.monotonic_ns()}")
+
+
+def end(name, sync=None):
+    if sync:
+        sync()
+    _send(f"end {_check_name(name)} {time.monotonic_ns()}")
+
+
+def units(n, name=None):
+    """Count units of work (samples, requests, tokens) for a window or the run."""
+    if n < 0:
+        raise ValueError("units must be non-negative")
+    _send(f"units {n}" + (f" {_check_name(name)}" if name else ""))
+
+
+def tag(key, value):
+    key, value = str(key), str(value)
+    if not key or "=" in key or any(c.isspace() for c in key + value):
+        raise ValueError(f"greenops tag {key!r}={value!r}: no spaces, no '=' in the key")
+    _send(f"tag {key}={value}")
+
+
+@contextlib.contextmanager
+def window(name, units=None, sync=None):
+    """Measure the energy of the block; `units` counts its work (energy per unit)."""
+    name = _check_name(name)
+    begin(name, sync)
+    try:
+        yield
+    finally:
+        if units is not None:
+            _send(f"units {units} {name}")
+        end(name, sync)

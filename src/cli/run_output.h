@@ -1,0 +1,39 @@
+/* Where a measured run goes: the results database, --json, --timeline and the summary.
+ * Shared by `greenops run` and anything else that measures a span of its own. */
+#ifndef GOPS_CLI_RUN_OUTPUT_H
+#define GOPS_CLI_RUN_OUTPUT_H
+
+#include <greenops/greenops.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct run_output {
+	const char *json_path, *timeline_path, *db_path, *model_path;
+	bool no_db, store_samples, quiet;
+	double carbon, pue, price;
+	char **argv;
+	const char *command;
+	const char *verb;
+	/* private */
+	void *db;
+	int64_t run_id;
+	struct gops_idle_value *idle;
+	size_t n_idle;
+	char **idle_names;
+	void *model_tags;
+};
+
+void run_output_init(struct run_output *o);
+/* Opens the database and loads what the options need (stored baseline, model counts).
+ * Prints its own one-line error; returns < 0 on failure. */
+int run_output_prepare(struct run_output *o, struct gops_options *opts);
+void run_output_tag_model(struct run_output *o, gops_monitor *m);
+/* Records the run as started (so an interrupted greenops still leaves a row). */
+void run_output_begin(struct run_output *o, gops_monitor *m);
+/* Writes the result everywhere; returns < 0 when an output could not be written. */
+int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, int signal);
+/* The command never ran: the started row is marked failed. */
+void run_output_abandon(struct run_output *o);
+void run_output_release(struct run_output *o);
+
+#endif

@@ -1,0 +1,471 @@
+/* Energy accounting: the energy of any span of any domain from its counter readings
+ * (anchors) and power samples. Between two counter readings, energy is distributed in
+ * proportion to the integrated instant power, so windows need no counter read of their own
+ * and still add up to the counter (DESIGN.md, "counter-anchored integration"). */
+#include "lib/monitor_internal.h"
+#include "lib/util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS 1e-9
+
+static const struct power_sample *ps(const struct dom_state *d, size_t i)
+{
+	return series_at(&d->power, i);
+}
+
+static const struct anchor *an(const struct dom_state *d, size_t i)
+{
+	return series_at(&d->anchors, i);
+}
+
+/* Largest i with t_i <= t in a series of n samples, -1 when t is before the first. */
+static long find_power(const struct dom_state *d, size_t n, int64_t t)
+{
+	long lo = -1, hi = (long)n - 1;
+	while (lo < hi) {
+		long mid = lo + (hi - lo + 1) / 2;
+		if (ps(d, (size_t)mid)->t_ns <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+static long find_anchor(const struct dom_state *d, size_t n, int64_t t)
+{
+	long lo = -1, hi = (long)n - 1;
+	while (lo < hi) {
+		long mid = lo + (hi - lo + 1) / 2;
+		if (an(d, (size_t)mid)->t_ns <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/* Power at t, linear between samples, constant beyond the ends. */
+static double power_at(const struct dom_state *d, size_t n, int64_t t)
+{
+	long k = find_power(d, n, t);
+	if (k < 0)
+		return ps(d, 0)->watts;
+	if ((size_t)k + 1 >= n)
+		return ps(d, (size_t)k)->watts;
+	const struct power_sample *a = ps(d, (size_t)k), *b = ps(d, (size_t)k + 1);
+	if (b->t_ns == a->t_ns)
+		return b->watts;
+	return a->watts + (b->watts - a->watts) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+}
+
+/* Integral of power from time ta to tb (joules), trapezoid over the linear interpolation. */
+static double integral(const struct dom_state *d, int64_t ta, int64_t tb)
+{
+	size_t n = series_len(&d->power);
+	if (n == 0 || ta == tb)
+		return 0;
+	double sign = 1;
+	if (tb < ta) {
+		int64_t x = ta;
+		ta = tb, tb = x, sign = -1;
+	}
+	double sum = 0;
+	int64_t t = ta;
+	double pt = power_at(d, n, ta);
+	long k = find_power(d, n, ta);
+	for (size_t i = (size_t)(k + 1); i < n && ps(d, i)->t_ns < tb; i++) {
+		const struct power_sample *s = ps(d, i);
+		sum += (double)(s->t_ns - t) * NS * (pt + s->watts) / 2;
+		t = s->t_ns, pt = s->watts;
+	}
+	sum += (double)(tb - t) * NS * (pt + power_at(d, n, tb)) / 2;
+	return sign * sum;
+}
+
+/* Counter energy per integrated joule over anchor interval i..i+1 (1 where undefined). */
+static double interval_scale(const struct dom_state *d, size_t i)
+{
+	const struct anchor *a = an(d, i), *b = an(d, i + 1);
+	double w = integral(d, a->t_ns, b->t_ns);
+	if (w <= 1e-9)
+		return 1;
+	return (b->joules - a->joules) / w;
+}
+
+static int64_t clamp_lost(const struct dom_state *d, int64_t t)
+{
+	return d->lost_at_ns && t > d->lost_at_ns ? d->lost_at_ns : t;
+}
+
+double meter_energy_at(const struct dom_state *d, int64_t t)
+{
+	size_t na = series_len(&d->anchors), np = series_len(&d->power);
+	t = clamp_lost(d, t);
+	if (na == 0)
+		return np ? integral(d, ps(d, 0)->t_ns, t) : NAN;
+	const struct anchor *first = an(d, 0), *last = an(d, na - 1);
+	if (np < 2) { /* no power shape: linear between counter readings */
+		if (na == 1)
+			return first->joules;
+		long i = find_anchor(d, na, t);
+		size_t lo = i < 0 ? 0 : (size_t)i >= na - 1 ? na - 2 : (size_t)i;
+		const struct anchor *a = an(d, lo), *b = an(d, lo + 1);
+		return a->joules + (b->joules - a->joules) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+	}
+	if (t <= first->t_ns) {
+		double s = na > 1 ? interval_scale(d, 0) : 1;
+		if (s < 0.5 || s > 2)
+			s = 1;
+		return first->joules - integral(d, t, first->t_ns) * s;
+	}
+	if (t >= last->t_ns) {
+		double s = na > 1 ? interval_scale(d, na - 2) : 1;
+		if (s < 0.5 || s > 2)
+			s = 1;
+		return last->joules + integral(d, last->t_ns, t) * s;
+	}
+	size_t i = (size_t)find_anchor(d, na, t);
+	const struct anchor *a = an(d, i), *b = an(d, i + 1);
+	double w = integral(d, a->t_ns, b->t_ns);
+	if (w <= 1e-9)
+		return a->joules + (b->joules - a->joules) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+	return a->joules + (b->joules - a->joules) * integral(d, a->t_ns, t) / w;
+}
+
+/* Error of placing the edge t inside its anchor interval: the power shape is trusted to
+ * about 5% (instant power vs counter, measured on an H100: DESIGN.md), applied to the smaller
+ * side of the split, plus the linear-interpolation error of the power samples around t. */
+static double edge_uncertainty(const struct dom_state *d, int64_t t)
+{
+	size_t na = series_len(&d->anchors), np = series_len(&d->power);
+	double u = 0;
+	if (np >= 2) {
+		long k = find_power(d, np, t);
+		if (k >= 0 && (size_t)k + 1 < np) {
+			const struct power_sample *a = ps(d, (size_t)k), *b = ps(d, (size_t)k + 1);
+			u += (double)(b->t_ns - a->t_ns) * NS * fabs(b->watts - a->watts) / 2;
+		}
+	}
+	if (na == 0)
+		return u;
+	long i = find_anchor(d, na, t);
+	double e = meter_energy_at(d, t);
+	if (i < 0 || (size_t)i + 1 >= na) {
+		/* Beyond the counter readings: extrapolated from power alone. */
+		const struct anchor *x = an(d, i < 0 ? 0 : na - 1);
+		return u + 0.05 * fabs(e - x->joules) + fabs(power_at(d, np ? np : 1, x->t_ns)) * x->t_unc_ns * NS;
+	}
+	const struct anchor *a = an(d, (size_t)i), *b = an(d, (size_t)i + 1);
+	double left = fabs(e - a->joules), right = fabs(b->joules - e);
+	/* The anchor nearest the edge carries its own timing error. */
+	const struct anchor *near = (t - a->t_ns) < (b->t_ns - t) ? a : b;
+	double p = np ? fabs(power_at(d, np, near->t_ns)) : fabs((b->joules - a->joules) / ((b->t_ns - a->t_ns) * NS));
+	if (np < 2) /* linear interpolation between counter readings: exact for cheap counters */
+		return u + p * near->t_unc_ns * NS;
+	return u + 0.05 * (left < right ? left : right) + p * near->t_unc_ns * NS;
+}
+
+static void add_warning(struct gops_domain_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_warning(struct gops_domain_result *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char **v = realloc(r->warnings, (r->n_warnings + 1) * sizeof *v);
+	if (!v)
+		abort();
+	r->warnings = v;
+	r->warnings[r->n_warnings++] = s;
+}
+
+static double peak_power(const struct dom_state *d, int64_t t0, int64_t t1)
+{
+	size_t np = series_len(&d->power), na = series_len(&d->anchors);
+	double peak = NAN;
+	if (np) {
+		long k = find_power(d, np, t0);
+		for (size_t i = k < 0 ? 0 : (size_t)k; i < np && ps(d, i)->t_ns <= t1; i++)
+			if (ps(d, i)->t_ns >= t0 || i == (size_t)k)
+				if (isnan(peak) || ps(d, i)->watts > peak)
+					peak = ps(d, i)->watts;
+		return peak;
+	}
+	/* Counter only: the highest mean power between consecutive readings. */
+	for (size_t i = 0; i + 1 < na; i++) {
+		const struct anchor *a = an(d, i), *b = an(d, i + 1);
+		if (b->t_ns < t0 || a->t_ns > t1 || b->t_ns == a->t_ns)
+			continue;
+		double w = (b->joules - a->joules) / ((b->t_ns - a->t_ns) * NS);
+		if (isnan(peak) || w > peak)
+			peak = w;
+	}
+	return peak;
+}
+
+void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t1,
+		  struct gops_domain_result *out)
+{
+	const struct dom_state *d = &m->dom[di];
+	memset(out, 0, sizeof *out);
+	gops_strlcpy(out->name, d->info.name, sizeof out->name);
+	gops_strlcpy(out->source, m->ops[d->info.source]->name, sizeof out->source);
+	gops_strlcpy(out->kind, gops_kind_name(d->info.kind), sizeof out->kind);
+	gops_strlcpy(out->label, d->info.label, sizeof out->label);
+	out->update_period_s = d->measured_period_s > 0 ? d->measured_period_s : d->info.update_period_s;
+	out->idle_power_w = m->idle_w ? m->idle_w[di] : NAN;
+	out->dynamic_energy_j = out->energy_j = out->avg_power_w = out->peak_power_w = NAN;
+	out->integrated_energy_j = out->uncertainty_j = NAN;
+
+	size_t na = series_len(&d->anchors), np = series_len(&d->power);
+	double dt = (double)(t1 - t0) * NS;
+	if (na >= 2)
+		out->method = GOPS_METHOD_COUNTER;
+	else if (np >= 1)
+		out->method = d->info.estimated ? GOPS_METHOD_ESTIMATED : GOPS_METHOD_INTEGRATED;
+	else
+		out->method = GOPS_METHOD_NONE;
+
+	if (out->method != GOPS_METHOD_NONE) {
+		out->energy_j = meter_energy_at(d, t1) - meter_energy_at(d, t0);
+		out->avg_power_w = dt > 0 ? out->energy_j / dt : NAN;
+		out->peak_power_w = peak_power(d, t0, t1);
+		if (np >= 2)
+			out->integrated_energy_j = integral(d, t0, clamp_lost(d, t1));
+		if (out->method == GOPS_METHOD_ESTIMATED)
+			out->uncertainty_j = 0.3 * fabs(out->energy_j);
+		else if (out->method == GOPS_METHOD_COUNTER)
+			out->uncertainty_j = edge_uncertainty(d, t0) + edge_uncertainty(d, clamp_lost(d, t1));
+		else {
+			/* Trapezoid against step: half the total variation times the spacing. */
+			double u = 0;
+			long k = find_power(d, np, t0);
+			for (size_t i = k < 0 ? 0 : (size_t)k; i + 1 < np && ps(d, i)->t_ns < t1; i++)
+				u += (double)(ps(d, i + 1)->t_ns - ps(d, i)->t_ns) * NS *
+				     fabs(ps(d, i + 1)->watts - ps(d, i)->watts) / 2;
+			out->uncertainty_j = u + edge_uncertainty(d, t0) + edge_uncertainty(d, t1);
+		}
+		if (!isnan(out->idle_power_w))
+			out->dynamic_energy_j = out->energy_j - out->idle_power_w * dt;
+	}
+
+	for (size_t i = 0; i < d->info.n_notes; i++)
+		add_warning(out, "%s", d->info.notes[i]);
+	if (d->read_errors)
+		add_warning(out, "%u failed reads (%s)", d->read_errors, d->last_error);
+	double per = out->update_period_s;
+	if (out->method == GOPS_METHOD_COUNTER && per > 0 && dt < 10 * per)
+		add_warning(out, "span of %.3f s is shorter than ten counter updates (%.0f ms each): "
+				 "edge uncertainty dominates",
+			    dt, per * 1e3);
+	if (out->method == GOPS_METHOD_NONE)
+		add_warning(out, "nothing was measured for this domain");
+}
+
+/* A counter that never moved over a whole span of a second or more is not a measurement
+ * (the GPU machine's perf energy-psys reads 0 forever). */
+static void check_stuck(struct gops_domain_result *r, double dt)
+{
+	if (r->method == GOPS_METHOD_COUNTER && dt >= 1.0 && r->energy_j == 0) {
+		r->method = GOPS_METHOD_NONE;
+		r->energy_j = r->avg_power_w = r->dynamic_energy_j = r->uncertainty_j = NAN;
+		add_warning(r, "the energy counter did not move over %.1f s: treated as unavailable", dt);
+	}
+}
+
+static bool measured(const struct gops_domain_result *r)
+{
+	return r->method != GOPS_METHOD_NONE && !isnan(r->energy_j);
+}
+
+/* Overlap rules: a domain is summed unless a domain containing it (its parent, or the
+ * parent's parent...) was measured too: psys contains the packages, a package its cores. */
+static void mark_summed(const struct gops_monitor *m, struct gops_domain_result *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i].summed = measured(&v[i]);
+		const char *parent = m->dom[i].info.parent;
+		for (int depth = 0; v[i].summed && parent[0] && depth < 8; depth++) {
+			size_t k;
+			for (k = 0; k < n && strcmp(v[k].name, parent) != 0; k++)
+				;
+			if (k == n)
+				break;
+			if (measured(&v[k]))
+				v[i].summed = false;
+			parent = m->dom[k].info.parent;
+		}
+	}
+}
+
+static void release_domains(struct gops_domain_result *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < v[i].n_warnings; k++)
+			free(v[i].warnings[k]);
+		free(v[i].warnings);
+	}
+	free(v);
+}
+
+static void sum_into(const struct gops_domain_result *v, size_t n, double *e, double *dyn, double *unc)
+{
+	*e = NAN, *dyn = NAN, *unc = NAN;
+	bool any = false, all_dyn = true;
+	double se = 0, sd = 0, su = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].summed)
+			continue;
+		any = true;
+		se += v[i].energy_j;
+		su += isnan(v[i].uncertainty_j) ? 0 : v[i].uncertainty_j;
+		if (isnan(v[i].dynamic_energy_j))
+			all_dyn = false;
+		else
+			sd += v[i].dynamic_energy_j;
+	}
+	if (any) {
+		*e = se, *unc = su;
+		if (all_dyn)
+			*dyn = sd;
+	}
+}
+
+void meter_result_release(struct gops_result *r)
+{
+	release_domains(r->domains, r->n_domains);
+	for (size_t i = 0; i < r->n_windows; i++) {
+		free(r->windows[i].name);
+		release_domains(r->windows[i].domains, r->windows[i].n_domains);
+		for (size_t k = 0; k < r->windows[i].n_warnings; k++)
+			free(r->windows[i].warnings[k]);
+		free(r->windows[i].warnings);
+	}
+	free(r->windows);
+	for (size_t i = 0; i < r->n_tags; i++) {
+		free(r->tags[i].key);
+		free(r->tags[i].value);
+	}
+	free(r->tags);
+	for (size_t i = 0; i < r->n_warnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	memset(r, 0, sizeof *r);
+}
+
+static struct gops_domain_result *span_domains(const struct gops_monitor *m, int64_t t0, int64_t t1,
+					       bool whole_span)
+{
+	struct gops_domain_result *v = calloc(m->n_dom ? m->n_dom : 1, sizeof *v);
+	if (!v)
+		abort();
+	for (size_t i = 0; i < m->n_dom; i++) {
+		meter_domain(m, i, t0, t1, &v[i]);
+		if (whole_span)
+			check_stuck(&v[i], (double)(t1 - t0) * NS);
+	}
+	mark_summed(m, v, m->n_dom);
+	return v;
+}
+
+int meter_compute(struct gops_monitor *m)
+{
+	struct gops_result *r = &m->result;
+	if (m->have_result)
+		meter_result_release(r);
+	memset(r, 0, sizeof *r);
+	int64_t t0 = m->t_start, t1 = m->t_end;
+	r->duration_s = (double)(t1 - t0) * NS;
+	r->start_realtime_ns = m->start_realtime_ns;
+	r->idle_source = m->idle_source ? m->idle_source : "none";
+	r->n_domains = m->n_dom;
+	r->domains = span_domains(m, t0, t1, true);
+	/* A domain whose counter never moved is out of every window too. */
+	sum_into(r->domains, r->n_domains, &r->energy_j, &r->dynamic_energy_j, &r->uncertainty_j);
+	if (m->opts.idle == GOPS_IDLE_WATTS && !isnan(r->energy_j))
+		r->dynamic_energy_j = r->energy_j - m->opts.idle_watts * r->duration_s;
+	r->units = m->run_units;
+	r->energy_per_unit_j = !isnan(r->units) && r->units > 0 ? r->energy_j / r->units : NAN;
+
+	r->n_windows = m->n_win;
+	r->windows = calloc(m->n_win ? m->n_win : 1, sizeof *r->windows);
+	if (!r->windows)
+		abort();
+	for (size_t i = 0; i < m->n_win; i++) {
+		const struct window *w = &m->win[i];
+		struct gops_window_result *o = &r->windows[i];
+		int64_t b = w->begin_ns, e = w->end_ns ? w->end_ns : t1;
+		o->name = gops_xstrdup(w->name);
+		o->open = w->end_ns == 0;
+		if (b < t0)
+			b = t0;
+		if (e > t1)
+			e = t1;
+		if (e < b)
+			e = b;
+		o->start_s = (double)(b - t0) * NS;
+		o->end_s = (double)(e - t0) * NS;
+		o->units = w->units;
+		o->n_domains = m->n_dom;
+		o->domains = span_domains(m, b, e, false);
+		for (size_t k = 0; k < m->n_dom; k++) {
+			if (!r->domains[k].summed)
+				o->domains[k].summed = false;
+			if (r->domains[k].method == GOPS_METHOD_NONE) {
+				o->domains[k].method = GOPS_METHOD_NONE;
+				o->domains[k].energy_j = o->domains[k].dynamic_energy_j = NAN;
+				o->domains[k].avg_power_w = o->domains[k].uncertainty_j = NAN;
+			}
+		}
+		sum_into(o->domains, o->n_domains, &o->energy_j, &o->dynamic_energy_j, &o->uncertainty_j);
+		if (m->opts.idle == GOPS_IDLE_WATTS && !isnan(o->energy_j))
+			o->dynamic_energy_j = o->energy_j - m->opts.idle_watts * (o->end_s - o->start_s);
+		o->energy_per_unit_j = !isnan(o->units) && o->units > 0 ? o->energy_j / o->units : NAN;
+		char **warn = NULL;
+		size_t nw = 0;
+		if (o->open) {
+			warn = realloc(warn, (nw + 1) * sizeof *warn);
+			warn[nw++] = gops_xasprintf("window '%s' was never ended: closed at the end of the run", o->name);
+		}
+		if (w->begin_ns < t0 || (w->end_ns && w->end_ns > t1)) {
+			warn = realloc(warn, (nw + 1) * sizeof *warn);
+			warn[nw++] = gops_xasprintf("window '%s' reaches outside the measured span: clipped", o->name);
+		}
+		for (size_t k = 0; k < m->n_dom; k++) {
+			double per = o->domains[k].update_period_s;
+			if (o->domains[k].summed && o->domains[k].method == GOPS_METHOD_COUNTER && per > 0 &&
+			    o->end_s - o->start_s < 10 * per) {
+				warn = realloc(warn, (nw + 1) * sizeof *warn);
+				warn[nw++] = gops_xasprintf("shorter than ten counter updates of %s (%.0f ms each)",
+							    o->domains[k].name, per * 1e3);
+				break;
+			}
+		}
+		o->warnings = warn;
+		o->n_warnings = nw;
+	}
+
+	r->n_tags = m->n_tags;
+	r->tags = calloc(m->n_tags ? m->n_tags : 1, sizeof *r->tags);
+	for (size_t i = 0; i < m->n_tags; i++) {
+		r->tags[i].key = gops_xstrdup(m->tags[i].key);
+		r->tags[i].value = gops_xstrdup(m->tags[i].value);
+	}
+	r->malformed_control_lines = m->malformed;
+	r->warnings = calloc(m->notes.n + 2, sizeof *r->warnings);
+	for (size_t i = 0; i < m->notes.n; i++)
+		r->warnings[r->n_warnings++] = gops_xstrdup(m->notes.v[i]);
+	if (m->overruns)
+		r->warnings[r->n_warnings++] =
+			gops_xasprintf("the sampler missed %llu deadlines (machine overloaded?)", (unsigned long long)m->overruns);
+	m->have_result = true;
+	return 0;
+}

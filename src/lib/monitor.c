@@ -1,0 +1,547 @@
+/* The monitor: opens the selected sources, owns the sampler, the windows, tags and units, the
+ * idle baseline, and hands out the results the meter computes. */
+#include "lib/monitor_internal.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gops_options_init(struct gops_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->interval_ms = 100;
+	o->idle = GOPS_IDLE_AUTO;
+	o->idle_seconds = 10;
+}
+
+const char *gops_method_name(enum gops_method m)
+{
+	switch (m) {
+	case GOPS_METHOD_COUNTER:
+		return "counter";
+	case GOPS_METHOD_INTEGRATED:
+		return "integrated";
+	case GOPS_METHOD_ESTIMATED:
+		return "estimated";
+	default:
+		return "none";
+	}
+}
+
+void monitor_set_error(struct gops_monitor *m, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m->err, sizeof m->err, fmt, ap);
+	va_end(ap);
+}
+
+const char *gops_monitor_error(const gops_monitor *m)
+{
+	return m ? m->err : "out of memory";
+}
+
+size_t gops_monitor_notes(const gops_monitor *m, const char *const **notes)
+{
+	*notes = (const char *const *)m->notes.v;
+	return m->notes.n;
+}
+
+/* Is `name` in the comma-separated list? */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
+static int check_source_names(struct gops_monitor *m, const char *list)
+{
+	char buf[256];
+	gops_strlcpy(buf, list, sizeof buf);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (gops_source_find(t))
+			continue;
+		char known[128] = "";
+		for (size_t i = 0; i < gops_n_sources; i++)
+			snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+				 gops_sources[i]->name);
+		monitor_set_error(m, "unknown source '%s' in --sources (known: %s)", t, known);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool has_readable_rapl(const struct gops_domain_list *dl)
+{
+	for (size_t i = 0; i < dl->n; i++)
+		if (dl->v[i].kind == GOPS_KIND_PACKAGE || dl->v[i].kind == GOPS_KIND_PSYS ||
+		    dl->v[i].kind == GOPS_KIND_DRAM)
+			return true;
+	return false;
+}
+
+static int open_sources(struct gops_monitor *m, struct gops_domain_list *dl)
+{
+	const char *list = m->opts.sources;
+	if (list && check_source_names(m, list) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < gops_n_sources; i++) {
+		const struct gops_source_ops *ops = gops_sources[i];
+		bool named = list && in_list(list, ops->name);
+		if (list && !named)
+			continue;
+		/* The estimator stands in for CPU/RAM sensors only where none are readable. */
+		if (!list && !strcmp(ops->name, "estimate") && has_readable_rapl(dl))
+			continue;
+		if (m->n_src == sizeof m->src / sizeof m->src[0])
+			break;
+		char err[256] = "";
+		size_t before = dl->n;
+		struct gops_source *s = NULL;
+		int r = ops->open(&s, dl, &m->notes, err, sizeof err);
+		if (r < 0) {
+			dl->n = before;
+			if (named) {
+				monitor_set_error(m, "source '%s': %s", ops->name, err[0] ? err : strerror(-r));
+				return r;
+			}
+			if (r != -ENOENT || err[0])
+				gops_notes_add(&m->notes, "%s: %s", ops->name, err[0] ? err : strerror(-r));
+			continue;
+		}
+		for (size_t k = before; k < dl->n; k++)
+			dl->v[k].source = (int)m->n_src;
+		m->src[m->n_src] = s;
+		m->ops[m->n_src++] = ops;
+	}
+	return 0;
+}
+
+/* Counters that wrap must be read at least four times per wrap at the highest plausible power. */
+static void fit_interval(struct gops_monitor *m)
+{
+	for (size_t i = 0; i < m->n_dom; i++) {
+		const struct gops_domain *d = &m->dom[i].info;
+		if (!(d->caps & GOPS_CAP_ENERGY) || d->range_j <= 0 || d->energy_expensive)
+			continue;
+		double maxp = d->max_power_w > 0 ? d->max_power_w : 500;
+		int64_t need = (int64_t)(d->range_j / maxp / 4 * 1e9);
+		if (need < m->interval_ns) {
+			gops_notes_add(&m->notes, "sampling every %.0f ms instead of %.0f ms: %s wraps every %.2f s at %.0f W",
+				       need / 1e6, m->interval_ns / 1e6, d->name, d->range_j / maxp, maxp);
+			m->interval_ns = need > 1000000 ? need : 1000000;
+		}
+	}
+}
+
+int gops_monitor_new(gops_monitor **out, const struct gops_options *opts)
+{
+	*out = NULL;
+	struct gops_monitor *m = calloc(1, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	if (opts)
+		m->opts = *opts;
+	else
+		gops_options_init(&m->opts);
+	if (m->opts.interval_ms == 0)
+		m->opts.interval_ms = 100;
+	m->opts.sources = m->opts.sources && *m->opts.sources ? gops_xstrdup(m->opts.sources) : NULL;
+	m->opts.idle_values = NULL; /* applied below, not kept */
+	m->interval_ns = (int64_t)m->opts.interval_ms * 1000000;
+	m->run_units = NAN;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = m;
+
+	if (opts && opts->cpu_tdp_w > 0) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%g", opts->cpu_tdp_w);
+		setenv("GREENOPS_CPU_TDP", buf, 1);
+	}
+
+	struct gops_domain_list dl = {0};
+	int r = open_sources(m, &dl);
+	if (r < 0) {
+		gops_domain_list_release(&dl);
+		return r;
+	}
+	m->n_dom = dl.n;
+	m->dom = calloc(dl.n ? dl.n : 1, sizeof *m->dom);
+	m->idle_w = malloc((dl.n ? dl.n : 1) * sizeof *m->idle_w);
+	if (!m->dom || !m->idle_w) {
+		gops_domain_list_release(&dl);
+		monitor_set_error(m, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < dl.n; i++) {
+		struct dom_state *d = &m->dom[i];
+		d->info = dl.v[i];
+		d->energy_ok = d->info.caps & GOPS_CAP_ENERGY;
+		d->power_ok = d->info.caps & GOPS_CAP_POWER;
+		m->idle_w[i] = NAN;
+		if (series_init(&d->power, sizeof(struct power_sample)) < 0 ||
+		    series_init(&d->anchors, sizeof(struct anchor)) < 0) {
+			gops_domain_list_release(&dl);
+			monitor_set_error(m, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	gops_domain_list_release(&dl);
+	if (m->n_dom == 0)
+		gops_notes_add(&m->notes, "no energy sensor was found: nothing can be measured");
+	fit_interval(m);
+
+	m->anchor_period_ns = (int64_t)((m->opts.anchor_period_s > 0 ? m->opts.anchor_period_s : 5.0) * 1e9);
+
+	/* Baseline per domain. */
+	m->idle_source = "none";
+	if (opts && (opts->idle == GOPS_IDLE_STORED || opts->idle == GOPS_IDLE_AUTO) && opts->n_idle_values) {
+		size_t found = 0;
+		for (size_t i = 0; i < m->n_dom; i++)
+			for (size_t k = 0; k < opts->n_idle_values; k++)
+				if (!strcmp(opts->idle_values[k].domain, m->dom[i].info.name)) {
+					m->idle_w[i] = opts->idle_values[k].watts;
+					found++;
+				}
+		if (opts->idle == GOPS_IDLE_AUTO && found < m->n_dom) {
+			for (size_t i = 0; i < m->n_dom; i++)
+				m->idle_w[i] = NAN;
+		} else {
+			m->idle_source = "stored";
+		}
+	} else if (opts && opts->idle == GOPS_IDLE_WATTS) {
+		m->idle_source = "given";
+	}
+	return 0;
+}
+
+static void reset_series(struct gops_monitor *m)
+{
+	for (size_t i = 0; i < m->n_dom; i++) {
+		series_clear(&m->dom[i].power);
+		series_clear(&m->dom[i].anchors);
+	}
+}
+
+/* Idle measured right before the span: the same machinery over a quiet stretch. */
+static int measure_idle(struct gops_monitor *m)
+{
+	sampler_edge(m, true);
+	int64_t t0 = gops_now_ns();
+	int r = sampler_start(m);
+	if (r < 0)
+		return r;
+	gops_sleep_until(t0 + (int64_t)(m->opts.idle_seconds * 1e9));
+	sampler_stop(m);
+	int64_t t1 = gops_now_ns();
+	sampler_edge(m, false);
+	for (size_t i = 0; i < m->n_dom; i++) {
+		struct gops_domain_result dr;
+		m->idle_w[i] = NAN;
+		meter_domain(m, i, t0, t1, &dr);
+		if (dr.method != GOPS_METHOD_NONE)
+			m->idle_w[i] = dr.avg_power_w;
+		for (size_t k = 0; k < dr.n_warnings; k++)
+			free(dr.warnings[k]);
+		free(dr.warnings);
+	}
+	reset_series(m);
+	m->idle_source = "measured";
+	return 0;
+}
+
+int gops_monitor_start(gops_monitor *m)
+{
+	if (m->started) {
+		monitor_set_error(m, "monitor already started");
+		return -EALREADY;
+	}
+	if (m->opts.idle == GOPS_IDLE_MEASURE) {
+		int r = measure_idle(m);
+		if (r < 0)
+			return r;
+	}
+	sampler_edge(m, true);
+	/* The expensive counter's cost sets how often it is read between edges: at most 0.05%
+	 * of a core (3.9 ms per read on an H100 gives one read every 7.8 s). */
+	if (m->opts.anchor_period_s <= 0) {
+		double cost = 0;
+		for (size_t i = 0; i < m->n_dom; i++)
+			if (m->dom[i].info.energy_expensive) {
+				int64_t t0 = gops_now_ns();
+				double j;
+				m->ops[m->dom[i].info.source]->read_energy(m->src[m->dom[i].info.source],
+									   m->dom[i].info.index, &j);
+				cost += (double)(gops_now_ns() - t0) / 1e9;
+			}
+		double p = cost / 0.0005;
+		m->anchor_period_ns = (int64_t)((p < 1 ? 1 : p > 10 ? 10 : p) * 1e9);
+	}
+	m->t_start = gops_now_ns();
+	m->start_realtime_ns = gops_realtime_ns();
+	int r = sampler_start(m);
+	if (r < 0)
+		return r;
+	m->started = true;
+	return 0;
+}
+
+int gops_monitor_set_start(gops_monitor *m, int64_t t_ns)
+{
+	int64_t delta = t_ns - m->t_start;
+	m->t_start = t_ns;
+	m->start_realtime_ns += delta;
+	return 0;
+}
+
+int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns)
+{
+	if (!m->started || m->stopped) {
+		monitor_set_error(m, m->stopped ? "monitor already stopped" : "monitor not started");
+		return -EINVAL;
+	}
+	m->t_end = end_ns;
+	sampler_stop(m);
+	sampler_edge(m, false);
+	m->stopped = true;
+	pthread_mutex_lock(&m->lock);
+	int r = meter_compute(m);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int gops_monitor_stop(gops_monitor *m)
+{
+	return gops_monitor_stop_at(m, gops_now_ns());
+}
+
+const struct gops_result *gops_monitor_result(const gops_monitor *m)
+{
+	return m->have_result ? &m->result : NULL;
+}
+
+static int64_t stamp(int64_t t_ns)
+{
+	return t_ns > 0 ? t_ns : gops_now_ns();
+}
+
+int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns)
+{
+	t_ns = stamp(t_ns);
+	if (!name || !*name) {
+		monitor_set_error(m, "a window needs a name");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->n_win == m->cap_win) {
+		size_t cap = m->cap_win ? m->cap_win * 2 : 64;
+		struct window *v = realloc(m->win, cap * sizeof *v);
+		if (!v) {
+			pthread_mutex_unlock(&m->lock);
+			return -ENOMEM;
+		}
+		m->win = v, m->cap_win = cap;
+	}
+	m->win[m->n_win++] = (struct window){.name = gops_xstrdup(name), .begin_ns = t_ns, .units = NAN};
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+/* The most recent open window of that name (NULL name: the innermost open one). */
+static struct window *find_open(struct gops_monitor *m, const char *name)
+{
+	for (size_t i = m->n_win; i-- > 0;)
+		if (m->win[i].end_ns == 0 && (!name || !strcmp(m->win[i].name, name)))
+			return &m->win[i];
+	return NULL;
+}
+
+int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns)
+{
+	t_ns = stamp(t_ns);
+	pthread_mutex_lock(&m->lock);
+	struct window *w = find_open(m, name);
+	if (w)
+		w->end_ns = t_ns > w->begin_ns ? t_ns : w->begin_ns;
+	pthread_mutex_unlock(&m->lock);
+	if (!w) {
+		monitor_set_error(m, "no open window named '%s'", name ? name : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int gops_monitor_add_units(gops_monitor *m, const char *window, double n)
+{
+	if (!(n >= 0) || isinf(n)) {
+		monitor_set_error(m, "units must be a non-negative number");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&m->lock);
+	struct window *w = find_open(m, window && *window ? window : NULL);
+	if (window && *window && !w) {
+		pthread_mutex_unlock(&m->lock);
+		monitor_set_error(m, "no open window named '%s'", window);
+		return -ENOENT;
+	}
+	double *u = w ? &w->units : &m->run_units;
+	*u = isnan(*u) ? n : *u + n;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int gops_monitor_tag(gops_monitor *m, const char *key, const char *value)
+{
+	if (!key || !*key) {
+		monitor_set_error(m, "a tag needs a key");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n_tags; i++)
+		if (!strcmp(m->tags[i].key, key)) {
+			free(m->tags[i].value);
+			m->tags[i].value = gops_xstrdup(value);
+			pthread_mutex_unlock(&m->lock);
+			return 0;
+		}
+	if (m->n_tags == m->cap_tags) {
+		size_t cap = m->cap_tags ? m->cap_tags * 2 : 8;
+		struct gops_tag *v = realloc(m->tags, cap * sizeof *v);
+		if (!v) {
+			pthread_mutex_unlock(&m->lock);
+			return -ENOMEM;
+		}
+		m->tags = v, m->cap_tags = cap;
+	}
+	m->tags[m->n_tags++] = (struct gops_tag){gops_xstrdup(key), gops_xstrdup(value)};
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+void gops_monitor_count_malformed(gops_monitor *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->malformed++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+struct rec {
+	int64_t t;
+	size_t dom;
+	double watts, counter;
+};
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *ctx)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->n_dom; i++)
+		n += series_len(&m->dom[i].power) + series_len(&m->dom[i].anchors);
+	struct rec *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < m->n_dom; i++) {
+		const struct dom_state *d = &m->dom[i];
+		double e0 = meter_energy_at(d, m->t_start);
+		size_t np = series_len(&d->power), na = series_len(&d->anchors);
+		for (size_t j = 0; j < np; j++) {
+			const struct power_sample *s = series_at(&d->power, j);
+			v[k++] = (struct rec){s->t_ns, i, s->watts, NAN};
+		}
+		for (size_t j = 0; j < na; j++) {
+			const struct anchor *a = series_at(&d->anchors, j), *b = j ? series_at(&d->anchors, j - 1) : NULL;
+			/* Counter-only domains get their power from the counter's slope. */
+			double w = np == 0 && b && a->t_ns > b->t_ns ? (a->joules - b->joules) / ((a->t_ns - b->t_ns) / 1e9) : NAN;
+			v[k++] = (struct rec){a->t_ns, i, w, a->joules - e0};
+		}
+	}
+	qsort(v, k, sizeof *v, rec_cmp);
+	int r = 0;
+	for (size_t i = 0; i < k && r == 0; i++)
+		r = fn(ctx, (double)(v[i].t - m->t_start) / 1e9, m->dom[v[i].dom].info.name, v[i].watts, v[i].counter);
+	free(v);
+	return r;
+}
+
+int gops_monitor_live(gops_monitor *m, struct gops_live *out, size_t cap, size_t *n)
+{
+	int64_t now = gops_now_ns();
+	size_t k = 0;
+	for (size_t i = 0; i < m->n_dom && k < cap; i++) {
+		struct dom_state *d = &m->dom[i];
+		struct gops_live *l = &out[k++];
+		l->domain = d->info.name;
+		l->source = m->ops[d->info.source]->name;
+		l->power_w = NAN;
+		l->age_s = NAN;
+		size_t np = series_len(&d->power), na = series_len(&d->anchors);
+		if (np) {
+			const struct power_sample *s = series_at(&d->power, np - 1);
+			l->power_w = s->watts;
+			l->age_s = (now - s->t_ns) / 1e9;
+		} else if (na >= 2) {
+			const struct anchor *a = series_at(&d->anchors, na - 2), *b = series_at(&d->anchors, na - 1);
+			l->power_w = (b->joules - a->joules) / ((b->t_ns - a->t_ns) / 1e9);
+			l->age_s = (now - b->t_ns) / 1e9;
+		}
+		l->energy_j = meter_energy_at(d, now) - meter_energy_at(d, m->t_start);
+		l->up = d->lost_at_ns == 0 && (np || na) && !isnan(l->energy_j);
+	}
+	*n = k;
+	return 0;
+}
+
+void gops_monitor_free(gops_monitor *m)
+{
+	if (!m)
+		return;
+	sampler_stop(m);
+	for (size_t i = 0; i < m->n_src; i++)
+		if (m->ops[i]->close)
+			m->ops[i]->close(m->src[i]);
+	for (size_t i = 0; i < m->n_dom; i++) {
+		series_release(&m->dom[i].power);
+		series_release(&m->dom[i].anchors);
+	}
+	free(m->dom);
+	free(m->idle_w);
+	for (size_t i = 0; i < m->n_win; i++)
+		free(m->win[i].name);
+	free(m->win);
+	for (size_t i = 0; i < m->n_tags; i++) {
+		free(m->tags[i].key);
+		free(m->tags[i].value);
+	}
+	free(m->tags);
+	if (m->have_result)
+		meter_result_release(&m->result);
+	gops_notes_release(&m->notes);
+	free((char *)m->opts.sources);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->wake);
+	free(m);
+}

@@ -1,0 +1,122 @@
+/* The monitor's insides, shared by monitor.c (sources, windows, lifecycle), sampler.c (the
+ * sampling thread and the span edges) and meter.c (energy of any span from the samples). */
+#ifndef GOPS_MONITOR_INTERNAL_H
+#define GOPS_MONITOR_INTERNAL_H
+
+#include <greenops/greenops.h>
+
+#include "lib/source.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Append-only series written by one thread at a time (the sampler, or the caller while the
+ * sampler is stopped) and readable concurrently up to the published count. Chunks are
+ * allocated once per SERIES_CHUNK samples; the chunk table is allocated up front. */
+#define SERIES_CHUNK 4096
+#define SERIES_MAX_CHUNKS 16384
+
+struct power_sample {
+	int64_t t_ns;
+	double watts;
+};
+
+/* A counter reading. t_ns is when the value was true (the update time where known, else the
+ * read time less half the update period); t_unc_ns bounds that time's error. */
+struct anchor {
+	int64_t t_ns;
+	int64_t t_unc_ns;
+	double joules;
+};
+
+struct series {
+	void **chunks;
+	size_t elem;
+	_Atomic size_t n;
+};
+
+int series_init(struct series *s, size_t elem);
+void series_release(struct series *s);
+int series_push(struct series *s, const void *v);
+void *series_at(const struct series *s, size_t i);
+size_t series_len(const struct series *s);
+void series_clear(struct series *s);
+
+struct dom_state {
+	struct gops_domain info;
+	struct series power;   /* struct power_sample */
+	struct series anchors; /* struct anchor */
+	int64_t last_anchor_read_ns;
+	int64_t lost_at_ns;    /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
+	bool energy_ok, power_ok;
+	bool discontinuity;
+	bool stuck_checked;
+	unsigned read_errors;
+	char last_error[160];
+	double measured_period_s;
+};
+
+struct window {
+	char *name;
+	int64_t begin_ns, end_ns; /* end 0 while open */
+	double units;             /* NAN until given */
+};
+
+struct gops_monitor {
+	struct gops_options opts;
+	char err[512];
+	struct gops_notes notes;
+
+	struct gops_source *src[16];
+	const struct gops_source_ops *ops[16];
+	size_t n_src;
+	struct dom_state *dom;
+	size_t n_dom;
+
+	int64_t interval_ns;
+	int64_t anchor_period_ns;
+	int64_t t_start, t_end;
+	int64_t start_realtime_ns;
+	bool started, stopped;
+
+	pthread_t thread;
+	bool thread_running;
+	pthread_mutex_t lock; /* windows, tags, units, stop flag */
+	pthread_cond_t wake;
+	bool stop_req;
+	uint64_t overruns;
+
+	struct window *win;
+	size_t n_win, cap_win;
+	struct gops_tag *tags;
+	size_t n_tags, cap_tags;
+	double run_units;
+	size_t malformed;
+
+	/* idle baseline per domain, NAN where unknown */
+	double *idle_w;
+	const char *idle_source;
+
+	struct gops_result result;
+	bool have_result;
+};
+
+/* sampler.c */
+int sampler_start(struct gops_monitor *m);
+void sampler_stop(struct gops_monitor *m);
+/* Takes counter readings at a span edge, waiting for the next counter update on domains
+ * whose counter updates slowly (NVML), so the edge is known to a few ms. */
+void sampler_edge(struct gops_monitor *m, bool start);
+void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor);
+
+/* meter.c */
+/* Energy of domain d accumulated up to time t (any origin; only differences matter). */
+double meter_energy_at(const struct dom_state *d, int64_t t);
+void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t1,
+		  struct gops_domain_result *out);
+int meter_compute(struct gops_monitor *m);
+void meter_result_release(struct gops_result *r);
+
+void monitor_set_error(struct gops_monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,325 @@
+/* The sampling thread and the span edges. The thread wakes on absolute CLOCK_MONOTONIC
+ * deadlines and appends to preallocated series; expensive counters (NVML's costs ~4 ms of CPU
+ * per read) are read only at span edges and every anchor period, and at the edges we wait
+ * for the counter's next update so the edge is known to a few milliseconds. */
+#include "lib/monitor_internal.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MS 1000000LL
+
+int series_init(struct series *s, size_t elem)
+{
+	s->chunks = calloc(SERIES_MAX_CHUNKS, sizeof *s->chunks);
+	if (!s->chunks)
+		return -ENOMEM;
+	s->elem = elem;
+	atomic_store(&s->n, 0);
+	s->chunks[0] = malloc(SERIES_CHUNK * elem);
+	return s->chunks[0] ? 0 : -ENOMEM;
+}
+
+void series_release(struct series *s)
+{
+	if (!s->chunks)
+		return;
+	for (size_t i = 0; i < SERIES_MAX_CHUNKS && s->chunks[i]; i++)
+		free(s->chunks[i]);
+	free(s->chunks);
+	s->chunks = NULL;
+}
+
+int series_push(struct series *s, const void *v)
+{
+	size_t n = atomic_load_explicit(&s->n, memory_order_relaxed);
+	size_t c = n / SERIES_CHUNK;
+	if (c >= SERIES_MAX_CHUNKS)
+		return -ENOSPC;
+	if (!s->chunks[c] && !(s->chunks[c] = malloc(SERIES_CHUNK * s->elem)))
+		return -ENOMEM;
+	memcpy((char *)s->chunks[c] + (n % SERIES_CHUNK) * s->elem, v, s->elem);
+	atomic_store_explicit(&s->n, n + 1, memory_order_release);
+	return 0;
+}
+
+void *series_at(const struct series *s, size_t i)
+{
+	return (char *)s->chunks[i / SERIES_CHUNK] + (i % SERIES_CHUNK) * s->elem;
+}
+
+size_t series_len(const struct series *s)
+{
+	return atomic_load_explicit(&((struct series *)s)->n, memory_order_acquire);
+}
+
+void series_clear(struct series *s)
+{
+	atomic_store(&s->n, 0);
+}
+
+static double period_s(const struct dom_state *d)
+{
+	if (d->measured_period_s > 0)
+		return d->measured_period_s;
+	return d->info.update_period_s;
+}
+
+static void push_anchor(struct dom_state *d, int64_t t, int64_t unc, double j)
+{
+	size_t n = series_len(&d->anchors);
+	if (n) {
+		const struct anchor *last = series_at(&d->anchors, n - 1);
+		if (t <= last->t_ns) {
+			if (j == last->joules)
+				return;
+			t = last->t_ns + 1;
+		}
+	}
+	struct anchor a = {.t_ns = t, .t_unc_ns = unc, .joules = j};
+	series_push(&d->anchors, &a);
+}
+
+/* Handles a failed read; returns true when the domain can still be read. */
+static bool read_failed(struct gops_monitor *m, struct dom_state *d, int r, int64_t t, bool energy)
+{
+	const struct gops_source_ops *ops = m->ops[d->info.source];
+	if (r == GOPS_ELOST) {
+		d->lost_at_ns = t;
+		gops_domain_note(&d->info, "device lost during the run: its span ends %.3f s after the start",
+				 m->t_start && t > m->t_start ? (t - m->t_start) / 1e9 : 0.0);
+		return false;
+	}
+	if (r == GOPS_ENOTSUP) {
+		if (energy)
+			d->energy_ok = false;
+		else
+			d->power_ok = false;
+		gops_domain_note(&d->info, "%s stopped being supported during the run", energy ? "energy counter" : "power");
+		return true;
+	}
+	if (d->read_errors++ == 0) {
+		const char *e = ops->error ? ops->error(m->src[d->info.source]) : NULL;
+		snprintf(d->last_error, sizeof d->last_error, "%s", e && *e ? e : strerror(-r));
+	}
+	return true;
+}
+
+static void read_power(struct gops_monitor *m, struct dom_state *d)
+{
+	const struct gops_source_ops *ops = m->ops[d->info.source];
+	double w;
+	int64_t t0 = gops_now_ns();
+	int r = ops->read_power(m->src[d->info.source], d->info.index, &w);
+	int64_t t1 = gops_now_ns();
+	if (r < 0) {
+		read_failed(m, d, r, t1, false);
+		return;
+	}
+	struct power_sample s = {.t_ns = t0 + (t1 - t0) / 2, .watts = w};
+	series_push(&d->power, &s);
+}
+
+/* One counter read; returns 0 and fills *j and *mid, or a negative errno (already handled). */
+static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, int64_t *mid)
+{
+	const struct gops_source_ops *ops = m->ops[d->info.source];
+	int64_t t0 = gops_now_ns();
+	int r = ops->read_energy(m->src[d->info.source], d->info.index, j);
+	int64_t t1 = gops_now_ns();
+	*mid = t0 + (t1 - t0) / 2;
+	d->last_anchor_read_ns = t1;
+	if (r == GOPS_READ_DISCONTINUITY) {
+		if (!d->discontinuity)
+			gops_domain_note(&d->info, "the energy counter went backwards (driver reload?): "
+						   "energy across that moment is continued, not measured");
+		d->discontinuity = true;
+		r = 0;
+	}
+	if (r < 0) {
+		read_failed(m, d, r, t1, true);
+		return r;
+	}
+	return 0;
+}
+
+static void read_anchor(struct gops_monitor *m, struct dom_state *d)
+{
+	double j;
+	int64_t mid;
+	if (read_counter(m, d, &j, &mid) < 0)
+		return;
+	/* The value read is the one the hardware last published: on average half an update
+	 * period old. */
+	int64_t half = (int64_t)(period_s(d) * 1e9 / 2);
+	push_anchor(d, mid - half, half, j);
+}
+
+static bool alive(const struct dom_state *d)
+{
+	return d->lost_at_ns == 0 && (d->energy_ok || d->power_ok);
+}
+
+void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor)
+{
+	for (size_t i = 0; i < m->n_dom; i++) {
+		struct dom_state *d = &m->dom[i];
+		if (!alive(d))
+			continue;
+		if (d->power_ok)
+			read_power(m, d);
+		if (d->energy_ok && d->lost_at_ns == 0 &&
+		    (!d->info.energy_expensive || force_anchor ||
+		     now - d->last_anchor_read_ns >= m->anchor_period_ns))
+			read_anchor(m, d);
+	}
+}
+
+static void *sampler_main(void *arg)
+{
+	struct gops_monitor *m = arg;
+	int64_t next = gops_now_ns();
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop_req) {
+		next += m->interval_ns;
+		struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
+		while (!m->stop_req)
+			if (pthread_cond_timedwait(&m->wake, &m->lock, &ts) == ETIMEDOUT)
+				break;
+		if (m->stop_req)
+			break;
+		pthread_mutex_unlock(&m->lock);
+		int64_t now = gops_now_ns();
+		if (now - next > m->interval_ns) { /* missed ticks: keep the grid, skip the backlog */
+			m->overruns++;
+			next = now - (now - next) % m->interval_ns;
+		}
+		sampler_read_all(m, now, false);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+int sampler_start(struct gops_monitor *m)
+{
+	m->stop_req = false;
+	int r = pthread_create(&m->thread, NULL, sampler_main, m);
+	if (r) {
+		monitor_set_error(m, "cannot start the sampling thread: %s", strerror(r));
+		return -r;
+	}
+	m->thread_running = true;
+	return 0;
+}
+
+void sampler_stop(struct gops_monitor *m)
+{
+	if (!m->thread_running)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop_req = true;
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	m->thread_running = false;
+}
+
+/* Polls the slow counters until they publish a new value: `changes` updates at the start
+ * (two, to measure the update period), one at the end. Power is read on every round, so the
+ * stretch between the edge and the update is integrated from fresh samples. */
+void sampler_edge(struct gops_monitor *m, bool start)
+{
+	size_t n = m->n_dom;
+	double *prev = calloc(n, sizeof *prev);
+	int64_t *prev_mid = calloc(n, sizeof *prev_mid);
+	int *changes = calloc(n, sizeof *changes);
+	bool *pending = calloc(n, sizeof *pending);
+	if (!prev || !prev_mid || !changes || !pending)
+		goto out;
+
+	int64_t now = gops_now_ns();
+	size_t n_pending = 0;
+	int64_t longest = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct dom_state *d = &m->dom[i];
+		if (!alive(d))
+			continue;
+		if (d->power_ok)
+			read_power(m, d);
+		if (!d->energy_ok)
+			continue;
+		if (!d->info.energy_expensive) {
+			read_anchor(m, d);
+			continue;
+		}
+		if (read_counter(m, d, &prev[i], &prev_mid[i]) < 0)
+			continue;
+		pending[i] = true;
+		n_pending++;
+		int64_t p = (int64_t)((period_s(d) > 0 ? period_s(d) : 0.1) * 1e9);
+		if (p > longest)
+			longest = p;
+	}
+	int want = start ? 2 : 1;
+	int64_t deadline = now + (want + 1) * longest + 50 * MS;
+	while (n_pending) {
+		gops_sleep_until(gops_now_ns() + MS);
+		for (size_t i = 0; i < n; i++) {
+			struct dom_state *d = &m->dom[i];
+			if (!pending[i])
+				continue;
+			double j;
+			int64_t mid;
+			if (d->power_ok)
+				read_power(m, d);
+			if (read_counter(m, d, &j, &mid) < 0) {
+				pending[i] = false;
+				n_pending--;
+				continue;
+			}
+			if (j != prev[i]) {
+				/* The update fell between the two reads. */
+				push_anchor(d, prev_mid[i] + (mid - prev_mid[i]) / 2, (mid - prev_mid[i]) / 2, j);
+				if (++changes[i] == 2) {
+					size_t na = series_len(&d->anchors);
+					const struct anchor *a = series_at(&d->anchors, na - 2);
+					const struct anchor *b = series_at(&d->anchors, na - 1);
+					d->measured_period_s = (b->t_ns - a->t_ns) / 1e9;
+				}
+				if (changes[i] >= want) {
+					pending[i] = false;
+					n_pending--;
+				}
+			}
+			prev[i] = j;
+			prev_mid[i] = mid;
+		}
+		if (gops_now_ns() > deadline)
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dom_state *d = &m->dom[i];
+		if (!pending[i])
+			continue;
+		if (changes[i] == 0) {
+			/* No update seen: take the last read as it is, at half a period's uncertainty. */
+			int64_t half = (int64_t)(period_s(d) > 0 ? period_s(d) * 1e9 / 2 : 50 * MS);
+			push_anchor(d, prev_mid[i] - half, half, prev[i]);
+			gops_domain_note(&d->info, "the energy counter did not change within %.0f ms at the span's %s",
+					 (double)(deadline - now) / 1e6, start ? "start" : "end");
+		} else if (start && d->info.update_period_s <= 0 && d->measured_period_s <= 0) {
+			gops_domain_note(&d->info, "counter update period not measured at the start");
+		}
+	}
+out:
+	free(prev);
+	free(prev_mid);
+	free(changes);
+	free(pending);
+}

@@ -1,0 +1,253 @@
+/* The meter: energy of spans and windows from synthetic power samples and counter readings,
+ * overlap rules, counters that never move, lost devices; and the control-line protocol. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lib/control.h"
+#include "lib/monitor_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S 1000000000LL
+
+static const struct gops_source_ops test_ops = {.name = "test"};
+
+static struct gops_monitor *fake_monitor(size_t n_dom)
+{
+	struct gops_monitor *m = calloc(1, sizeof *m);
+	m->n_dom = n_dom;
+	m->dom = calloc(n_dom, sizeof *m->dom);
+	m->ops[0] = &test_ops;
+	m->n_src = 1;
+	m->run_units = NAN;
+	pthread_mutex_init(&m->lock, NULL);
+	for (size_t i = 0; i < n_dom; i++) {
+		series_init(&m->dom[i].power, sizeof(struct power_sample));
+		series_init(&m->dom[i].anchors, sizeof(struct anchor));
+		snprintf(m->dom[i].info.name, sizeof m->dom[i].info.name, "d%zu", i);
+	}
+	return m;
+}
+
+static void free_monitor(struct gops_monitor *m)
+{
+	for (size_t i = 0; i < m->n_dom; i++) {
+		series_release(&m->dom[i].power);
+		series_release(&m->dom[i].anchors);
+	}
+	if (m->have_result)
+		meter_result_release(&m->result);
+	for (size_t i = 0; i < m->n_win; i++)
+		free(m->win[i].name);
+	free(m->win);
+	for (size_t i = 0; i < m->n_tags; i++)
+		free(m->tags[i].key), free(m->tags[i].value);
+	free(m->tags);
+	free(m->dom);
+	free(m);
+}
+
+/* True power: 300 W for [0,2) s, 100 W for [2,3) s; sampled every 100 ms at `bias` x truth. */
+static double truth_power(int64_t t)
+{
+	return t < 2 * S ? 300 : 100;
+}
+
+static double truth_energy(int64_t t)
+{
+	double s = (double)t / S;
+	return s < 2 ? 300 * s : 600 + 100 * (s - 2);
+}
+
+static void fill_power(struct dom_state *d, double bias, int64_t t0, int64_t t1)
+{
+	for (int64_t t = t0; t <= t1; t += S / 100) { /* 10 ms: sharp steps */
+		struct power_sample s = {t, truth_power(t) * bias};
+		series_push(&d->power, &s);
+	}
+}
+
+static void add_anchor(struct dom_state *d, int64_t t)
+{
+	struct anchor a = {t, 0, 1e6 + truth_energy(t)};
+	series_push(&d->anchors, &a);
+}
+
+static void test_integrated_only(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	fill_power(&m->dom[0], 1.0, 0, 3 * S);
+	struct gops_domain_result r;
+	meter_domain(m, 0, 0, 3 * S, &r);
+	assert_int_equal(r.method, GOPS_METHOD_INTEGRATED);
+	/* The step at 2 s is smeared over one 10 ms interval: 1 J of error at most. */
+	assert_true(fabs(r.energy_j - 700) < 1.01);
+	assert_true(r.uncertainty_j >= fabs(r.energy_j - 700));
+	assert_true(fabs(r.peak_power_w - 300) < 1e-9);
+	free(r.warnings);
+	free_monitor(m);
+}
+
+static void test_counter_scales_biased_power(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	struct dom_state *d = &m->dom[0];
+	fill_power(d, 1.10, 0, 3 * S); /* instant power reads 10% high */
+	add_anchor(d, 0);
+	add_anchor(d, 1 * S);
+	add_anchor(d, 3 * S);
+	struct gops_domain_result r;
+	meter_domain(m, 0, 0, 3 * S, &r);
+	assert_int_equal(r.method, GOPS_METHOD_COUNTER);
+	assert_true(fabs(r.energy_j - 700) < 1e-6);           /* the counter's difference */
+	assert_true(fabs(r.integrated_energy_j - 770) < 1.2); /* instant power alone: 10% high */
+	free(r.warnings);
+	/* A window between readings is distributed by the power shape, then scaled. */
+	meter_domain(m, 0, 1 * S, 2 * S, &r);
+	assert_true(fabs(r.energy_j - 300) < 2.0);
+	free(r.warnings);
+	meter_domain(m, 0, 2 * S, 3 * S, &r);
+	assert_true(fabs(r.energy_j - 100) < 2.0);
+	free(r.warnings);
+	free_monitor(m);
+}
+
+static void test_windows_add_up(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	struct dom_state *d = &m->dom[0];
+	fill_power(d, 0.93, 0, 3 * S);
+	add_anchor(d, 0);
+	add_anchor(d, 3 * S);
+	double sum = 0;
+	for (int64_t t = 0; t < 3 * S; t += S / 7) {
+		int64_t e = t + S / 7 > 3 * S ? 3 * S : t + S / 7;
+		sum += meter_energy_at(d, e) - meter_energy_at(d, t);
+	}
+	assert_true(fabs(sum - 700) < 1e-6);
+	free_monitor(m);
+}
+
+static void test_counter_only_linear(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	struct dom_state *d = &m->dom[0];
+	for (int64_t t = 0; t <= 4 * S; t += S / 10) {
+		struct anchor a = {t, 0, 50.0 * t / S};
+		series_push(&d->anchors, &a);
+	}
+	struct gops_domain_result r;
+	meter_domain(m, 0, S / 4, 3 * S + S / 4, &r);
+	assert_int_equal(r.method, GOPS_METHOD_COUNTER);
+	assert_true(fabs(r.energy_j - 150) < 1e-6);
+	assert_true(fabs(r.peak_power_w - 50) < 1e-6);
+	free(r.warnings);
+	free_monitor(m);
+}
+
+static void test_summed_and_stuck(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(4);
+	strcpy(m->dom[0].info.name, "psys");
+	strcpy(m->dom[1].info.name, "package-0");
+	strcpy(m->dom[1].info.parent, "psys");
+	strcpy(m->dom[2].info.name, "core-0");
+	strcpy(m->dom[2].info.parent, "package-0");
+	strcpy(m->dom[3].info.name, "gpu0");
+	for (size_t i = 0; i < 4; i++)
+		for (int64_t t = 0; t <= 2 * S; t += S / 10) {
+			/* psys is stuck at zero, like the GPU machine's perf energy-psys */
+			struct anchor a = {t, 0, i == 0 ? 0 : (double)(10 * (i + 1)) * t / S};
+			series_push(&m->dom[i].anchors, &a);
+		}
+	m->t_start = 0;
+	m->t_end = 2 * S;
+	assert_int_equal(meter_compute(m), 0);
+	const struct gops_result *r = &m->result;
+	assert_int_equal(r->domains[0].method, GOPS_METHOD_NONE);
+	assert_true(isnan(r->domains[0].energy_j));
+	assert_false(r->domains[0].summed);
+	assert_true(r->domains[1].summed);  /* psys not measured: the package counts */
+	assert_false(r->domains[2].summed); /* inside the package */
+	assert_true(r->domains[3].summed);
+	assert_true(fabs(r->energy_j - (40 + 80)) < 1e-6);
+	free_monitor(m);
+}
+
+static void test_lost_domain(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	struct dom_state *d = &m->dom[0];
+	fill_power(d, 1.0, 0, S);
+	d->lost_at_ns = S;
+	struct gops_domain_result r;
+	meter_domain(m, 0, 0, 3 * S, &r);
+	assert_true(fabs(r.energy_j - 300) < 1e-6);
+	free(r.warnings);
+	free_monitor(m);
+}
+
+static void test_control_lines(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	fill_power(&m->dom[0], 1.0, 0, 3 * S);
+	assert_int_equal(gops_control_line(m, "begin warm 1", 0), 0);
+	assert_int_equal(gops_control_line(m, "end warm 1000000000", 0), 0);
+	assert_int_equal(gops_control_line(m, "begin train", 1 * S), 0);
+	assert_int_equal(gops_control_line(m, "units 250", 0), 0);
+	assert_int_equal(gops_control_line(m, "units 250 train", 0), 0);
+	assert_int_equal(gops_control_line(m, "end train", 3 * S), 0);
+	assert_int_equal(gops_control_line(m, "units 3", 0), 0); /* no window open: the run */
+	assert_int_equal(gops_control_line(m, "tag lr=0.1", 0), 0);
+	assert_int_equal(gops_control_line(m, "begin", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "end nothing-open", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "units -1", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "units x", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "tag novalue", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "begin a 12x", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "begin a 1 extra", 0), -EINVAL);
+	assert_int_equal(gops_control_line(m, "frobnicate x", 0), -EINVAL);
+	m->t_start = 0;
+	m->t_end = 3 * S;
+	meter_compute(m);
+	const struct gops_result *r = &m->result;
+	assert_int_equal(r->n_windows, 2);
+	assert_string_equal(r->windows[0].name, "warm");
+	assert_true(fabs(r->windows[0].energy_j - 300) < 1.0);
+	/* The step at 2 s falls inside a 10 ms sample interval: within the reported uncertainty. */
+	assert_true(fabs(r->windows[1].energy_j - 400) <= r->windows[1].uncertainty_j + 1e-9);
+	assert_true(r->windows[1].uncertainty_j < 2.0);
+	assert_true(fabs(r->windows[1].units - 500) < 1e-9);
+	assert_true(fabs(r->windows[1].energy_per_unit_j - 0.8) < 0.004);
+	assert_true(fabs(r->units - 3) < 1e-9);
+	assert_string_equal(r->tags[0].key, "lr");
+	free_monitor(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_integrated_only),
+		cmocka_unit_test(test_counter_scales_biased_power),
+		cmocka_unit_test(test_windows_add_up),
+		cmocka_unit_test(test_counter_only_linear),
+		cmocka_unit_test(test_summed_and_stuck),
+		cmocka_unit_test(test_lost_domain),
+		cmocka_unit_test(test_control_lines),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
