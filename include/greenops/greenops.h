@@ -100,6 +100,7 @@ struct gops_window_result {
 struct gops_result {
 	double duration_s;
 	int64_t start_realtime_ns; /* wall clock at the start of the span */
+	int64_t start_ns, end_ns;  /* the span on CLOCK_MONOTONIC (gops_now_ns) */
 	double energy_j;           /* sum of the summed domains; NAN when none measured */
 	double dynamic_energy_j;   /* NAN without a baseline */
 	double uncertainty_j;

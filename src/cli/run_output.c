@@ -2,6 +2,10 @@
 #include "cli/run_output.h"
 #include "cli/commands.h"
 #include "cli/summary.h"
+#include "lib/result_json.h"
+
+#include <jansson.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <math.h>
@@ -40,9 +44,26 @@ void run_output_abandon(struct run_output *o)
 	(void)o;
 }
 
+/* greenops's own cost, so users can see that measuring is cheap. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int write_json(const struct run_output *o, const struct gops_result *r, int status, int sig)
 {
-	char *s = gops_result_to_json(r, status, sig);
+	json_t *obj = gops_result_json_object(r, status, sig);
+	json_t *cmd = json_array();
+	for (char **a = o->argv; a && *a; a++)
+		json_array_append_new(cmd, json_string(*a));
+	json_object_set_new(obj, "command", cmd);
+	json_object_set_new(obj, "greenops_cpu_s", json_real(self_cpu_s()));
+	if (o->run_id > 0)
+		json_object_set_new(obj, "run_id", json_integer(o->run_id));
+	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	json_decref(obj);
 	if (!s)
 		return cmd_error(o->verb, "cannot encode the result as JSON"), -ENOMEM;
 	FILE *f = strcmp(o->json_path, "-") ? fopen(o->json_path, "w") : stdout;

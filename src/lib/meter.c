@@ -385,6 +385,8 @@ int meter_compute(struct gops_monitor *m)
 	int64_t t0 = m->t_start, t1 = m->t_end;
 	r->duration_s = (double)(t1 - t0) * NS;
 	r->start_realtime_ns = m->start_realtime_ns;
+	r->start_ns = t0;
+	r->end_ns = t1;
 	r->idle_source = m->idle_source ? m->idle_source : "none";
 	r->n_domains = m->n_dom;
 	r->domains = span_domains(m, t0, t1, true);
