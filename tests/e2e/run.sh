@@ -1,0 +1,101 @@
+# greenops run end to end against the fake NVML: energy by counter and by integration,
+# exit statuses, signals, exec failures, bad flags, timeline and windows.
+. "$(dirname "$0")/lib.sh"
+
+export GREENOPS_NVML_LIBRARY="$FAKE_NVML" FAKE_NVML_SCRIPT="$SCRATCH/gpu.script" FAKE_NVML_IDLE_W=60
+: >"$FAKE_NVML_SCRIPT"
+# The child drives the fake GPU's power by appending timestamped lines.
+LOAD='g() { echo "$(date +%s%N) 0 $1" >>"$FAKE_NVML_SCRIPT"; }; g 300; sleep 2; g 100; sleep 1; g 60'
+
+"$GREENOPS" run --no-db --sources nvml --json "$SCRATCH/c.json" --timeline "$SCRATCH/t.csv" -- sh -c "$LOAD" 2>"$SCRATCH/c.err"
+eq "run exits with the child's status" "$?" 0
+e=$(jget "$SCRATCH/c.json" domains.0.energy_j)
+u=$(jget "$SCRATCH/c.json" domains.0.uncertainty_j)
+eq "counter method" "$(jget "$SCRATCH/c.json" domains.0.method)" counter
+# 300 W x 2 s + 100 W x 1 s, plus the child's few ms at 60 W either side.
+near "300 W for 2 s then 100 W for 1 s is 700 J within the uncertainty" "$e" 700 "$(awk -v u="$u" 'BEGIN{print u + 2}')"
+near "the uncertainty is small (< 3%)" "$u" 0 21
+near "update period measured at the start" "$(jget "$SCRATCH/c.json" domains.0.update_period_s)" 0.1 0.015
+contains "summary names the domain and method" "$SCRATCH/c.err" "gpu0 +counter"
+contains "timeline has its header" "$SCRATCH/t.csv" "^t_s,domain,power_w,counter_j$"
+rows=$(grep -c ',gpu0,' "$SCRATCH/t.csv")
+[ "$rows" -ge 25 ] && ok "timeline has a row per sample ($rows)" || not_ok "timeline rows" "only $rows"
+
+: >"$FAKE_NVML_SCRIPT"
+GREENOPS_NVML_LIBRARY="$BUILD_ABS/tests/libfake-nvml-noenergy.so" \
+	"$GREENOPS" run --no-db --sources nvml --json "$SCRATCH/i.json" -- sh -c "$LOAD" 2>/dev/null
+eq "without the counter: integrated" "$(jget "$SCRATCH/i.json" domains.0.method)" integrated
+near "integrated within 2%" "$(jget "$SCRATCH/i.json" domains.0.energy_j)" 700 14
+
+"$GREENOPS" run --no-db -q -- sh -c 'exit 3'
+eq "exit status passes through" "$?" 3
+"$GREENOPS" run --no-db -q --json "$SCRATCH/s.json" -- sh -c 'kill -TERM $$'
+eq "killed child: 128+N" "$?" 143
+eq "signal in JSON" "$(jget "$SCRATCH/s.json" signal)" 15
+eq "exit_status in JSON" "$(jget "$SCRATCH/s.json" exit_status)" 143
+
+"$GREENOPS" run --no-db -- no-such-command-here 2>"$SCRATCH/e.err"
+eq "exec failure exits 127" "$?" 127
+eq "exec failure message" "$(cat "$SCRATCH/e.err")" "greenops run: cannot run 'no-such-command-here': No such file or directory"
+
+"$GREENOPS" run --frobnicate -- true 2>"$SCRATCH/f.err"
+eq "unknown flag exits 2" "$?" 2
+contains "unknown flag is named" "$SCRATCH/f.err" "unknown option '--frobnicate'"
+"$GREENOPS" run --interval abc -- true 2>"$SCRATCH/f.err"
+eq "bad value exits 2" "$?" 2
+contains "bad value is named" "$SCRATCH/f.err" "invalid value 'abc' for --interval"
+"$GREENOPS" run 2>/dev/null
+eq "no command exits 2" "$?" 2
+"$GREENOPS" run --no-db --sources nvml,bogus -- true 2>"$SCRATCH/f.err"
+eq "unknown source fails" "$?" 1
+contains "unknown source is named" "$SCRATCH/f.err" "unknown source 'bogus'"
+GREENOPS_NVML_LIBRARY=/nonexistent/libnvidia-ml.so "$GREENOPS" run --no-db --sources nvml -- true 2>"$SCRATCH/f.err"
+eq "a named source that cannot load is an error" "$?" 1
+contains "the library path is named" "$SCRATCH/f.err" "/nonexistent/libnvidia-ml.so"
+
+# SIGINT reaches the child; what was measured is still written.
+mkfifo "$SCRATCH/started"
+"$GREENOPS" run --no-db -q --json "$SCRATCH/int.json" -- sh -c "echo up >'$SCRATCH/started'; exec sleep 30" &
+gpid=$!
+read -r _ <"$SCRATCH/started"
+kill -INT "$gpid"
+wait "$gpid"
+eq "SIGINT forwarded: child died of it" "$?" 130
+eq "interrupted run still written" "$(jget "$SCRATCH/int.json" signal)" 2
+
+# Windows through the socket from Python, with the units of DESIGN's example.
+cat >"$SCRATCH/w.py" <<'EOF'
+import os, sys, time
+sys.path.insert(0, os.path.join(os.environ["TESTS_DIR"], "..", "bindings", "python"))
+import greenops
+def gpu(w):
+    with open(os.environ["FAKE_NVML_SCRIPT"], "a") as f:
+        f.write(f"{time.time_ns()} 0 {w}\n")
+gpu(300)
+with greenops.window("warm"):
+    time.sleep(1)
+gpu(200)
+with greenops.window("train", units=500):
+    time.sleep(2)
+gpu(60)
+EOF
+: >"$FAKE_NVML_SCRIPT"
+"$GREENOPS" run --no-db -q --sources nvml --json "$SCRATCH/w.json" -- python3 "$SCRATCH/w.py"
+eq "python child ran" "$?" 0
+eq "two windows" "$(jget "$SCRATCH/w.json" windows.1.name)" train
+wu=$(jget "$SCRATCH/w.json" windows.0.uncertainty_j)
+near "warm: 300 J" "$(jget "$SCRATCH/w.json" windows.0.energy_j)" 300 "$(awk -v u="$wu" 'BEGIN{print u + 3}')"
+tu=$(jget "$SCRATCH/w.json" windows.1.uncertainty_j)
+near "train: 400 J" "$(jget "$SCRATCH/w.json" windows.1.energy_j)" 400 "$(awk -v u="$tu" 'BEGIN{print u + 3}')"
+near "train: 0.8 J per unit" "$(jget "$SCRATCH/w.json" windows.1.energy_per_unit_j)" 0.8 0.05
+
+# Malformed control lines are counted, never fatal.
+"$GREENOPS" run --no-db -q --json "$SCRATCH/m.json" -- python3 -c '
+import os, socket
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["GREENOPS_CONTROL"])
+s.sendall(b"begin\nfrobnicate x\nbegin ok\nend ok\nunits -3\n")'
+eq "malformed lines do not fail the run" "$?" 0
+eq "malformed lines counted" "$(jget "$SCRATCH/m.json" malformed_control_lines)" 3
+eq "good lines still applied" "$(jget "$SCRATCH/m.json" windows.0.name)" ok
+
+done_testing
