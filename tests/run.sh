@@ -10,7 +10,7 @@ trap 'rm -rf "$logs"' EXIT
 
 list=$(mktemp)
 for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && echo "$t"; done >"$list"
-for t in tests/e2e/*.sh; do [ -f "$t" ] && echo "$t"; done >>"$list"
+for t in tests/e2e/*.sh; do [ -f "$t" ] && [ "$(basename "$t")" != lib.sh ] && echo "$t"; done >>"$list"
 
 run_one() {
 	name=$(basename "$1")

@@ -146,11 +146,24 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 	size_t na = series_len(&d->anchors), np = series_len(&d->power);
 	double u = 0;
 	if (np >= 2) {
+		/* A power step near the edge is placed to within the sample spacing (and, for a
+		 * slow sensor, its update period): the largest step within that reach, times half
+		 * the reach. */
 		long k = find_power(d, np, t);
-		if (k >= 0 && (size_t)k + 1 < np) {
-			const struct power_sample *a = ps(d, (size_t)k), *b = ps(d, (size_t)k + 1);
-			u += (double)(b->t_ns - a->t_ns) * NS * fabs(b->watts - a->watts) / 2;
-		}
+		size_t lo = k < 0 ? 0 : (size_t)k, hi = lo + 1 < np ? lo + 1 : lo;
+		int64_t reach = ps(d, hi)->t_ns - ps(d, lo)->t_ns;
+		int64_t per = (int64_t)((d->measured_period_s > 0 ? d->measured_period_s : d->info.update_period_s) * 1e9);
+		if (per > reach)
+			reach = per;
+		while (lo > 0 && t - ps(d, lo)->t_ns < reach)
+			lo--;
+		while (hi + 1 < np && ps(d, hi)->t_ns - t < reach)
+			hi++;
+		double step = 0;
+		for (size_t i = lo; i < hi; i++)
+			if (fabs(ps(d, i + 1)->watts - ps(d, i)->watts) > step)
+				step = fabs(ps(d, i + 1)->watts - ps(d, i)->watts);
+		u += (double)reach * NS * step / 2;
 	}
 	if (na == 0)
 		return u;
@@ -163,12 +176,19 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 	}
 	const struct anchor *a = an(d, (size_t)i), *b = an(d, (size_t)i + 1);
 	double left = fabs(e - a->joules), right = fabs(b->joules - e);
-	/* The anchor nearest the edge carries its own timing error. */
-	const struct anchor *near = (t - a->t_ns) < (b->t_ns - t) ? a : b;
-	double p = np ? fabs(power_at(d, np, near->t_ns)) : fabs((b->joules - a->joules) / ((b->t_ns - a->t_ns) * NS));
+	/* Each bracketing reading's timing error moves the edge's energy by up to its power
+	 * times that error, weighted by how close the edge is to it. */
+	double frac = (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+	double pa, pb;
+	if (np) {
+		pa = fabs(power_at(d, np, a->t_ns)), pb = fabs(power_at(d, np, b->t_ns));
+	} else {
+		pa = pb = fabs((b->joules - a->joules) / ((b->t_ns - a->t_ns) * NS));
+	}
+	double timing = (1 - frac) * pa * a->t_unc_ns * NS + frac * pb * b->t_unc_ns * NS;
 	if (np < 2) /* linear interpolation between counter readings: exact for cheap counters */
-		return u + p * near->t_unc_ns * NS;
-	return u + 0.05 * (left < right ? left : right) + p * near->t_unc_ns * NS;
+		return u + timing;
+	return u + 0.05 * (left < right ? left : right) + timing;
 }
 
 static void add_warning(struct gops_domain_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -54,6 +54,16 @@ struct dom_state {
 	unsigned read_errors;
 	char last_error[160];
 	double measured_period_s;
+	/* Slow counters: the update phase, tracked so that mid-run readings are taken right
+	 * around an update and their time is known to a few ms (sampler.c). */
+	int64_t sync_first_ns, sync_last_ns; /* detected update times (0 unknown) */
+	int64_t sync_periods;                /* periods between first and last */
+	int64_t anchor_due_ns;               /* next mid-run reading wanted */
+	int64_t probe_at_ns;                 /* next probe read (0: not probing) */
+	int64_t probe_started_ns;
+	double probe_prev_j;
+	int64_t probe_prev_mid;
+	bool probe_have_prev;
 };
 
 struct window {

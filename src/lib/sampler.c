@@ -121,7 +121,18 @@ static void read_power(struct gops_monitor *m, struct dom_state *d)
 		read_failed(m, d, r, t1, false);
 		return;
 	}
-	struct power_sample s = {.t_ns = t0 + (t1 - t0) / 2, .watts = w};
+	/* A slow sensor's power, like its counter, is the value published at its last update:
+	 * on average half a period old. */
+	int64_t t = t0 + (t1 - t0) / 2;
+	if (d->info.energy_expensive)
+		t -= (int64_t)(period_s(d) * 1e9 / 2);
+	size_t n = series_len(&d->power);
+	if (n) {
+		const struct power_sample *last = series_at(&d->power, n - 1);
+		if (t <= last->t_ns)
+			t = last->t_ns + 1;
+	}
+	struct power_sample s = {.t_ns = t, .watts = w};
 	series_push(&d->power, &s);
 }
 
@@ -160,6 +171,77 @@ static void read_anchor(struct gops_monitor *m, struct dom_state *d)
 	push_anchor(d, mid - half, half, j);
 }
 
+/* A detected update refines the period: N whole periods since the first detected update. */
+static void note_update(struct dom_state *d, int64_t tu)
+{
+	if (!d->sync_first_ns) {
+		d->sync_first_ns = d->sync_last_ns = tu;
+		return;
+	}
+	double per = d->sync_periods ? (double)(d->sync_last_ns - d->sync_first_ns) / (double)d->sync_periods
+				     : (double)(tu - d->sync_last_ns);
+	if (per <= 0)
+		return;
+	int64_t n = (int64_t)llround((double)(tu - d->sync_first_ns) / per);
+	if (n <= d->sync_periods) /* the same update seen twice */
+		return;
+	d->sync_periods = n;
+	d->sync_last_ns = tu;
+	d->measured_period_s = (double)(tu - d->sync_first_ns) / (double)n / 1e9;
+}
+
+/* Mid-run readings of a slow counter: probe just before the predicted update and again just
+ * after, so the reading's time is the update's, known to a few ms, instead of anywhere in the
+ * last period. Without a known phase, one plain read. Returns the next time this domain needs
+ * the thread (0 none). */
+static int64_t slow_counter_step(struct gops_monitor *m, struct dom_state *d, int64_t now)
+{
+	double per = period_s(d) * 1e9;
+	if (!d->probe_at_ns) {
+		if (now < d->anchor_due_ns)
+			return d->anchor_due_ns;
+		if (!d->sync_first_ns || per <= 0) {
+			read_anchor(m, d);
+			d->anchor_due_ns = now + m->anchor_period_ns;
+			return d->anchor_due_ns;
+		}
+		int64_t k = (int64_t)ceil((double)(now + 8000000 - d->sync_last_ns) / per);
+		int64_t next_update = d->sync_last_ns + (int64_t)(k * per);
+		d->probe_at_ns = next_update - 6000000;
+		d->probe_started_ns = now;
+		d->probe_have_prev = false;
+		return d->probe_at_ns;
+	}
+	if (now < d->probe_at_ns)
+		return d->probe_at_ns;
+	double j;
+	int64_t mid;
+	if (read_counter(m, d, &j, &mid) < 0) {
+		d->probe_at_ns = 0;
+		d->anchor_due_ns = now + m->anchor_period_ns;
+		return 0;
+	}
+	if (d->probe_have_prev && j != d->probe_prev_j) {
+		int64_t tu = d->probe_prev_mid + (mid - d->probe_prev_mid) / 2;
+		push_anchor(d, tu, (mid - d->probe_prev_mid) / 2, j);
+		note_update(d, tu);
+		d->probe_at_ns = 0;
+		d->anchor_due_ns = now + m->anchor_period_ns;
+		return d->anchor_due_ns;
+	}
+	if (d->probe_have_prev && now - d->probe_started_ns > (int64_t)(2 * per) + 20000000) {
+		/* The update never came where predicted: keep the read, with its honest lag. */
+		int64_t half = (int64_t)(per / 2);
+		push_anchor(d, mid - half, half, j);
+		d->probe_at_ns = 0;
+		d->anchor_due_ns = now + m->anchor_period_ns;
+		return d->anchor_due_ns;
+	}
+	d->probe_prev_j = j, d->probe_prev_mid = mid, d->probe_have_prev = true;
+	d->probe_at_ns = gops_now_ns() + 3000000;
+	return d->probe_at_ns;
+}
+
 static bool alive(const struct dom_state *d)
 {
 	return d->lost_at_ns == 0 && (d->energy_ok || d->power_ok);
@@ -173,33 +255,54 @@ void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor)
 			continue;
 		if (d->power_ok)
 			read_power(m, d);
-		if (d->energy_ok && d->lost_at_ns == 0 &&
-		    (!d->info.energy_expensive || force_anchor ||
-		     now - d->last_anchor_read_ns >= m->anchor_period_ns))
+		if (d->energy_ok && d->lost_at_ns == 0 && (!d->info.energy_expensive || force_anchor))
 			read_anchor(m, d);
 	}
+}
+
+/* Slow counters between ticks; returns the earliest time one of them needs the thread. */
+static int64_t slow_counters(struct gops_monitor *m, int64_t now)
+{
+	int64_t next = 0;
+	for (size_t i = 0; i < m->n_dom; i++) {
+		struct dom_state *d = &m->dom[i];
+		if (!alive(d) || !d->energy_ok || !d->info.energy_expensive)
+			continue;
+		int64_t t = slow_counter_step(m, d, now);
+		if (t && (!next || t < next))
+			next = t;
+	}
+	return next;
 }
 
 static void *sampler_main(void *arg)
 {
 	struct gops_monitor *m = arg;
-	int64_t next = gops_now_ns();
+	int64_t now = gops_now_ns();
+	for (size_t i = 0; i < m->n_dom; i++)
+		m->dom[i].anchor_due_ns = now + m->anchor_period_ns;
+	int64_t next = now + m->interval_ns;
+	int64_t slow = slow_counters(m, now);
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop_req) {
-		next += m->interval_ns;
-		struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
+		int64_t wake = slow && slow < next ? slow : next;
+		struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
 		while (!m->stop_req)
 			if (pthread_cond_timedwait(&m->wake, &m->lock, &ts) == ETIMEDOUT)
 				break;
 		if (m->stop_req)
 			break;
 		pthread_mutex_unlock(&m->lock);
-		int64_t now = gops_now_ns();
-		if (now - next > m->interval_ns) { /* missed ticks: keep the grid, skip the backlog */
-			m->overruns++;
-			next = now - (now - next) % m->interval_ns;
+		now = gops_now_ns();
+		if (now >= next) {
+			if (now - next > m->interval_ns) { /* missed ticks: keep the grid, skip the backlog */
+				m->overruns++;
+				next = now - (now - next) % m->interval_ns;
+			}
+			sampler_read_all(m, now, false);
+			next += m->interval_ns;
 		}
-		sampler_read_all(m, now, false);
+		slow = slow_counters(m, gops_now_ns());
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -285,7 +388,9 @@ void sampler_edge(struct gops_monitor *m, bool start)
 			}
 			if (j != prev[i]) {
 				/* The update fell between the two reads. */
-				push_anchor(d, prev_mid[i] + (mid - prev_mid[i]) / 2, (mid - prev_mid[i]) / 2, j);
+				int64_t tu = prev_mid[i] + (mid - prev_mid[i]) / 2;
+				push_anchor(d, tu, (mid - prev_mid[i]) / 2, j);
+				note_update(d, tu);
 				if (++changes[i] == 2) {
 					size_t na = series_len(&d->anchors);
 					const struct anchor *a = series_at(&d->anchors, na - 2);

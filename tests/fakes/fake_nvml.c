@@ -1,0 +1,676 @@
+/* A fake libnvidia-ml.so for the tests: GPUs whose power follows a script in time, an energy
+ * counter that is the exact integral of that power but published only every update period
+ * (like the real one), and NVML's errors on demand. docs/NVML.md describes the model and its
+ * environment. Variants built with -DFAKE_NVML_NO_ENERGY, -DFAKE_NVML_NO_FIELD,
+ * -DFAKE_NVML_NO_COUNT and -DFAKE_NVML_NO_V2 lack the matching symbols. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* The real library's types, as nvml.h (API 12) lays them out. */
+typedef int nvmlReturn_t;
+struct nvmlDevice_st {
+	unsigned index;
+};
+typedef struct nvmlDevice_st *nvmlDevice_t;
+
+#define NVML_SUCCESS                 0
+#define NVML_ERROR_UNINITIALIZED     1
+#define NVML_ERROR_INVALID_ARGUMENT  2
+#define NVML_ERROR_NOT_SUPPORTED     3
+#define NVML_ERROR_INSUFFICIENT_SIZE 7
+#define NVML_ERROR_GPU_IS_LOST       15
+#define NVML_ERROR_UNKNOWN           999
+#define NVML_FI_DEV_POWER_INSTANT    186
+#define NVML_VALUE_TYPE_UNSIGNED_INT 1
+
+typedef union {
+	double dVal;
+	int siVal;
+	unsigned int uiVal;
+	unsigned long ulVal;
+	unsigned long long ullVal;
+	signed long long sllVal;
+	unsigned short usVal;
+} nvmlValue_t;
+
+typedef struct {
+	unsigned int fieldId;
+	unsigned int scopeId;
+	long long timestamp;
+	long long latencyUsec;
+	int valueType;
+	nvmlReturn_t nvmlReturn;
+	nvmlValue_t value;
+} nvmlFieldValue_t;
+
+typedef struct { /* what the unversioned process call fills */
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+} nvmlProcessInfo_v1_t;
+
+typedef struct { /* what _v2 and _v3 fill */
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+	unsigned int gpuInstanceId;
+	unsigned int computeInstanceId;
+} nvmlProcessInfo_t;
+
+typedef struct {
+	unsigned int gpu;
+	unsigned int memory;
+} nvmlUtilization_t;
+
+_Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
+_Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16 && sizeof(nvmlProcessInfo_t) == 24, "process info layout");
+
+#define MAX_GPUS 64
+#define NS       1000000000LL
+
+enum ev_kind { EV_POWER, EV_LOST, EV_RESET, EV_NOTSUP, EV_PROCS, EV_UTIL };
+
+struct event {
+	int64_t t; /* CLOCK_REALTIME ns */
+	int gpu;   /* -1: every GPU */
+	enum ev_kind kind;
+	double value;
+	size_t line; /* keeps equal times in file order */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	int refs;
+	unsigned n_gpus;
+	double idle_w, limit_w;
+	int64_t period_ns, epoch_ns;
+	long energy_cost_us;
+	bool energy_notsup, field_notsup;
+	unsigned procs, util;
+	char script[4096];
+	long long script_size; /* size when last parsed; -1 none yet */
+	size_t warned_lines;
+	struct event *ev;
+	size_t n_ev, cap_ev;
+	char uuid[MAX_GPUS][96];
+	struct nvmlDevice_st dev[MAX_GPUS];
+} F = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static double env_double(const char *name, double def)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return def;
+	char *end;
+	double d = strtod(v, &end);
+	if (*end) {
+		fprintf(stderr, "fake-nvml: %s='%s' is not a number\n", name, v);
+		return def;
+	}
+	return d;
+}
+
+/* --- the script --- */
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct event *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void add_event(const struct event *e)
+{
+	if (F.n_ev == F.cap_ev) {
+		size_t cap = F.cap_ev ? F.cap_ev * 2 : 64;
+		struct event *v = realloc(F.ev, cap * sizeof *v);
+		if (!v)
+			abort();
+		F.ev = v;
+		F.cap_ev = cap;
+	}
+	F.ev[F.n_ev++] = *e;
+}
+
+static bool parse_line(char *s, size_t line, struct event *e)
+{
+	char gpu[16], word[32], extra[32] = "";
+	long long t;
+	int n = sscanf(s, "%lld %15s %31s %31s", &t, gpu, word, extra);
+	if (n < 3)
+		return false;
+	e->t = t;
+	e->line = line;
+	if (strcmp(gpu, "*") == 0) {
+		e->gpu = -1;
+	} else {
+		char *end;
+		long g = strtol(gpu, &end, 10);
+		if (*end || g < 0 || g >= MAX_GPUS)
+			return false;
+		e->gpu = (int)g;
+	}
+	static const struct {
+		const char *word;
+		enum ev_kind kind;
+		bool arg;
+	} words[] = {{"lost", EV_LOST, false},
+	             {"reset", EV_RESET, false},
+	             {"notsup", EV_NOTSUP, false},
+	             {"procs", EV_PROCS, true},
+	             {"util", EV_UTIL, true}};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if (strcmp(word, words[i].word) != 0)
+			continue;
+		e->kind = words[i].kind;
+		if (words[i].arg != (n == 4))
+			return false;
+		e->value = words[i].arg ? strtod(extra, NULL) : 0;
+		return true;
+	}
+	char *end;
+	e->kind = EV_POWER;
+	e->value = strtod(word, &end);
+	return n == 3 && !*end && e->value >= 0;
+}
+
+/* Re-reads the script whenever its size changed; only whole lines count. */
+static void refresh(void)
+{
+	struct stat st;
+	if (!F.script[0] || stat(F.script, &st) != 0 || st.st_size == F.script_size)
+		return;
+	FILE *f = fopen(F.script, "r");
+	if (!f)
+		return;
+	F.n_ev = 0;
+	char buf[512];
+	size_t line = 0;
+	while (fgets(buf, sizeof buf, f)) {
+		size_t len = strlen(buf);
+		if (len == 0 || buf[len - 1] != '\n')
+			break; /* still being written */
+		line++;
+		char *p = buf + strspn(buf, " \t");
+		if (*p == '#' || *p == '\n')
+			continue;
+		struct event e;
+		if (parse_line(p, line, &e))
+			add_event(&e);
+		else if (line > F.warned_lines)
+			fprintf(stderr, "fake-nvml: %s:%zu: cannot parse '%.*s'\n", F.script, line,
+			        (int)len - 1, buf);
+	}
+	F.warned_lines = line > F.warned_lines ? line : F.warned_lines;
+	fclose(f);
+	F.script_size = st.st_size;
+	if (F.n_ev > 1)
+		qsort(F.ev, F.n_ev, sizeof *F.ev, cmp_event);
+}
+
+/* --- the model --- */
+
+static const struct event *last_event(unsigned gpu, enum ev_kind kind, int64_t t)
+{
+	const struct event *found = NULL;
+	for (size_t i = 0; i < F.n_ev && F.ev[i].t <= t; i++)
+		if (F.ev[i].kind == kind && (F.ev[i].gpu < 0 || F.ev[i].gpu == (int)gpu))
+			found = &F.ev[i];
+	return found;
+}
+
+static double power_at(unsigned gpu, int64_t t)
+{
+	const struct event *e = last_event(gpu, EV_POWER, t);
+	return e ? e->value : F.idle_w;
+}
+
+/* Energy in mJ used between a and b: power is piecewise constant, so this is exact. */
+static double integral_mj(unsigned gpu, int64_t a, int64_t b)
+{
+	if (b <= a)
+		return 0;
+	double w = power_at(gpu, a), mj = 0;
+	int64_t t = a;
+	for (size_t i = 0; i < F.n_ev && F.ev[i].t < b; i++) {
+		const struct event *e = &F.ev[i];
+		if (e->t <= a || e->kind != EV_POWER || (e->gpu >= 0 && e->gpu != (int)gpu))
+			continue;
+		mj += w * (double)(e->t - t) / 1e6;
+		t = e->t;
+		w = e->value;
+	}
+	return mj + w * (double)(b - t) / 1e6;
+}
+
+/* The last update of counter and power at or before t. */
+static int64_t boundary(int64_t t)
+{
+	if (F.period_ns <= 0)
+		return t;
+	int64_t k = (t - F.epoch_ns) / F.period_ns;
+	if ((t - F.epoch_ns) % F.period_ns < 0)
+		k--;
+	return F.epoch_ns + k * F.period_ns;
+}
+
+static __attribute__((unused)) unsigned long long counter_mj(unsigned gpu, int64_t t)
+{
+	int64_t b = boundary(t);
+	const struct event *r = last_event(gpu, EV_RESET, b);
+	double start = r ? 0 : 1e9 * (gpu + 1); /* a real card shows a large value */
+	return (unsigned long long)floor(start + integral_mj(gpu, r ? r->t : F.epoch_ns, b));
+}
+
+static bool lost(unsigned gpu, int64_t t)
+{
+	return last_event(gpu, EV_LOST, t) != NULL;
+}
+
+/* Common entry of every device call: takes the lock, refreshes the script, checks the
+ * handle. Returns the GPU index, or -1 with *rc set (and the lock released). */
+static int enter(nvmlDevice_t dev, int64_t *now, nvmlReturn_t *rc)
+{
+	pthread_mutex_lock(&F.lock);
+	if (F.refs == 0) {
+		*rc = NVML_ERROR_UNINITIALIZED;
+	} else if (!dev || dev < F.dev || dev >= F.dev + F.n_gpus) {
+		*rc = NVML_ERROR_INVALID_ARGUMENT;
+	} else {
+		refresh();
+		*now = now_ns();
+		unsigned g = dev->index;
+		if (!lost(g, *now))
+			return (int)g;
+		*rc = NVML_ERROR_GPU_IS_LOST;
+	}
+	pthread_mutex_unlock(&F.lock);
+	return -1;
+}
+
+static nvmlReturn_t leave(nvmlReturn_t rc)
+{
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+/* --- the API --- */
+
+static nvmlReturn_t setup(void)
+{
+	const char *rc = getenv("FAKE_NVML_INIT_RC");
+	if (rc && *rc && atoi(rc) != 0)
+		return atoi(rc);
+	double n = env_double("FAKE_NVML_GPUS", 1);
+	F.n_gpus = n < 0 ? 0 : n > MAX_GPUS ? MAX_GPUS : (unsigned)n;
+	F.idle_w = env_double("FAKE_NVML_IDLE_W", 60);
+	F.limit_w = env_double("FAKE_NVML_LIMIT_W", 700);
+	F.period_ns = (int64_t)(env_double("FAKE_NVML_PERIOD_MS", 100) * 1e6);
+	/* An integer: a double would round nanoseconds since 1970. */
+	const char *epoch = getenv("FAKE_NVML_EPOCH_NS");
+	F.epoch_ns = epoch && *epoch ? strtoll(epoch, NULL, 10) : 0;
+	if (F.epoch_ns <= 0)
+		F.epoch_ns = now_ns();
+	F.energy_cost_us = (long)env_double("FAKE_NVML_ENERGY_COST_US", 0);
+	const char *e = getenv("FAKE_NVML_ENERGY");
+	F.energy_notsup = e && strcmp(e, "notsup") == 0;
+	e = getenv("FAKE_NVML_FIELD");
+	F.field_notsup = e && strcmp(e, "notsup") == 0;
+	F.procs = (unsigned)env_double("FAKE_NVML_PROCS", 0);
+	F.util = (unsigned)env_double("FAKE_NVML_UTIL", 0);
+	e = getenv("FAKE_NVML_SCRIPT");
+	snprintf(F.script, sizeof F.script, "%s", e ? e : "");
+	F.script_size = -1;
+	F.warned_lines = 0;
+	F.n_ev = 0;
+	const char *uuids = getenv("FAKE_NVML_UUIDS");
+	for (unsigned i = 0; i < MAX_GPUS; i++) {
+		F.dev[i].index = i;
+		snprintf(F.uuid[i], sizeof F.uuid[i], "GPU-fa4e0000-0000-4000-8000-%012x", i);
+	}
+	for (unsigned i = 0; uuids && *uuids && i < MAX_GPUS; i++) {
+		size_t len = strcspn(uuids, ",");
+		snprintf(F.uuid[i], sizeof F.uuid[i], "%.*s", (int)len, uuids);
+		uuids += len + (uuids[len] == ',');
+	}
+	return NVML_SUCCESS;
+}
+
+/* Calls through an older name where a newer one exists: the tests check that greenops
+ * prefers the newest (read with dlsym, it is not part of NVML). */
+static unsigned long older_calls;
+
+unsigned long fake_nvml_older_calls(void)
+{
+	return older_calls;
+}
+
+static nvmlReturn_t init(void)
+{
+	pthread_mutex_lock(&F.lock);
+	nvmlReturn_t rc = NVML_SUCCESS;
+	if (F.refs == 0)
+		rc = setup();
+	if (rc == NVML_SUCCESS)
+		F.refs++;
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+nvmlReturn_t nvmlShutdown(void)
+{
+	pthread_mutex_lock(&F.lock);
+	nvmlReturn_t rc = F.refs > 0 ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED;
+	if (F.refs > 0 && --F.refs == 0) {
+		free(F.ev);
+		F.ev = NULL;
+		F.n_ev = F.cap_ev = 0;
+	}
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+const char *nvmlErrorString(nvmlReturn_t rc)
+{
+	switch (rc) {
+	case NVML_SUCCESS:
+		return "Success";
+	case NVML_ERROR_UNINITIALIZED:
+		return "Uninitialized";
+	case NVML_ERROR_INVALID_ARGUMENT:
+		return "Invalid Argument";
+	case NVML_ERROR_NOT_SUPPORTED:
+		return "Not Supported";
+	case 4:
+		return "Insufficient Permissions";
+	case NVML_ERROR_INSUFFICIENT_SIZE:
+		return "Insufficient Size";
+	case 9:
+		return "Driver Not Loaded";
+	case NVML_ERROR_GPU_IS_LOST:
+		return "GPU is lost";
+	default:
+		return "Unknown Error";
+	}
+}
+
+static __attribute__((unused)) nvmlReturn_t get_count(unsigned int *count)
+{
+	pthread_mutex_lock(&F.lock);
+	nvmlReturn_t rc = F.refs == 0 ? NVML_ERROR_UNINITIALIZED : !count ? NVML_ERROR_INVALID_ARGUMENT : 0;
+	if (rc == NVML_SUCCESS)
+		*count = F.n_gpus;
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+static nvmlReturn_t get_handle(unsigned int index, nvmlDevice_t *dev)
+{
+	pthread_mutex_lock(&F.lock);
+	nvmlReturn_t rc = NVML_SUCCESS;
+	if (F.refs == 0)
+		rc = NVML_ERROR_UNINITIALIZED;
+	else if (index >= F.n_gpus || !dev)
+		rc = NVML_ERROR_INVALID_ARGUMENT;
+	else {
+		refresh();
+		if (lost(index, now_ns()))
+			rc = NVML_ERROR_GPU_IS_LOST;
+		else
+			*dev = &F.dev[index];
+	}
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+#ifdef FAKE_NVML_NO_V2
+#define OLDER() (void)0
+#else
+#define OLDER() (void)__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED)
+
+nvmlReturn_t nvmlInit_v2(void)
+{
+	return init();
+}
+
+#ifndef FAKE_NVML_NO_COUNT
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+	return get_count(count);
+}
+#endif
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
+{
+	return get_handle(index, dev);
+}
+#endif
+
+nvmlReturn_t nvmlInit(void)
+{
+	OLDER();
+	return init();
+}
+
+#ifndef FAKE_NVML_NO_COUNT
+nvmlReturn_t nvmlDeviceGetCount(unsigned int *count)
+{
+	OLDER();
+	return get_count(count);
+}
+#endif
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
+{
+	OLDER();
+	return get_handle(index, dev);
+}
+
+static nvmlReturn_t copy_string(char *dst, unsigned int len, const char *src)
+{
+	if (!dst || strlen(src) >= len)
+		return NVML_ERROR_INSUFFICIENT_SIZE;
+	memcpy(dst, src, strlen(src) + 1);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int len)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	if (enter(dev, &now, &rc) < 0)
+		return rc;
+	return leave(copy_string(name, len, "Fake GPU"));
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int len)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	return leave(copy_string(uuid, len, F.uuid[g]));
+}
+
+#ifndef FAKE_NVML_NO_ENERGY
+/* The real call burns CPU (about 3.9 ms on an H100): FAKE_NVML_ENERGY_COST_US mimics it,
+ * in CPU time so that a busy machine does not make it cheaper. */
+static void burn(long us)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	do
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long long *mj)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	if (F.energy_cost_us > 0)
+		burn(F.energy_cost_us);
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!mj)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	if (F.energy_notsup || last_event((unsigned)g, EV_NOTSUP, now))
+		return leave(NVML_ERROR_NOT_SUPPORTED);
+	*mj = counter_mj((unsigned)g, now);
+	return leave(NVML_SUCCESS);
+}
+#endif
+
+static unsigned int to_mw(double w)
+{
+	return (unsigned int)llround(w * 1000);
+}
+
+#ifndef FAKE_NVML_NO_FIELD
+nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t dev, int count, nvmlFieldValue_t *values)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0) {
+		for (int i = 0; rc == NVML_ERROR_GPU_IS_LOST && values && i < count; i++)
+			values[i].nvmlReturn = rc;
+		return rc;
+	}
+	if (count < 0 || (count > 0 && !values))
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	int64_t b = boundary(now);
+	for (int i = 0; i < count; i++) {
+		nvmlFieldValue_t *v = &values[i];
+		v->timestamp = b / 1000;
+		v->latencyUsec = 0;
+		if (v->fieldId != NVML_FI_DEV_POWER_INSTANT || v->scopeId != 0 || F.field_notsup) {
+			v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+			continue;
+		}
+		v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
+		v->value.uiVal = to_mw(power_at((unsigned)g, b));
+		v->nvmlReturn = NVML_SUCCESS;
+	}
+	return leave(NVML_SUCCESS);
+}
+#endif
+
+/* Ampere and newer average power over the last second. */
+nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t dev, unsigned int *mw)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!mw)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	int64_t b = boundary(now);
+	*mw = to_mw(integral_mj((unsigned)g, b - NS, b) / 1000.0);
+	return leave(NVML_SUCCESS);
+}
+
+static nvmlReturn_t limit(nvmlDevice_t dev, unsigned int *mw)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	if (enter(dev, &now, &rc) < 0)
+		return rc;
+	if (!mw)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	*mw = to_mw(F.limit_w);
+	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t dev, unsigned int *mw)
+{
+	return limit(dev, mw);
+}
+
+nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t dev, unsigned int *mw)
+{
+	return limit(dev, mw);
+}
+
+static nvmlReturn_t processes(nvmlDevice_t dev, unsigned int *count, void *infos, bool v1)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!count || (*count > 0 && !infos))
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	const struct event *e = last_event((unsigned)g, EV_PROCS, now);
+	unsigned n = e ? (unsigned)e->value : F.procs;
+	if (*count < n) {
+		*count = n;
+		return leave(NVML_ERROR_INSUFFICIENT_SIZE);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (v1) {
+			nvmlProcessInfo_v1_t *p = (nvmlProcessInfo_v1_t *)infos + i;
+			p->pid = 1000 + i;
+			p->usedGpuMemory = 1ULL << 30;
+		} else {
+			nvmlProcessInfo_t *p = (nvmlProcessInfo_t *)infos + i;
+			p->pid = 1000 + i;
+			p->usedGpuMemory = 1ULL << 30;
+			p->gpuInstanceId = p->computeInstanceId = 0xFFFFFFFFu;
+		}
+	}
+	*count = n;
+	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t dev, unsigned int *count,
+                                                  nvmlProcessInfo_v1_t *p)
+{
+	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
+	return processes(dev, count, p, true);
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t dev, unsigned int *count,
+                                                     nvmlProcessInfo_t *p)
+{
+	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
+	return processes(dev, count, p, false);
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t dev, unsigned int *count,
+                                                     nvmlProcessInfo_t *p)
+{
+	return processes(dev, count, p, false);
+}
+
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, nvmlUtilization_t *u)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!u)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	const struct event *e = last_event((unsigned)g, EV_UTIL, now);
+	u->gpu = e ? (unsigned)e->value : F.util;
+	u->memory = u->gpu / 2;
+	return leave(NVML_SUCCESS);
+}

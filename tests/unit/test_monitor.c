@@ -1,0 +1,124 @@
+/* The public C API end to end against the fake NVML: a program that links libgreenops marks
+ * windows itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <greenops/greenops.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char script[256];
+
+static void gpu_power(int watts)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	FILE *f = fopen(script, "a");
+	assert_non_null(f);
+	fprintf(f, "%lld 0 %d\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, watts);
+	fclose(f);
+}
+
+/* The workload: holding a power level for a while is what the fake GPU measures. */
+static void hold(double seconds)
+{
+	struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
+	nanosleep(&ts, NULL);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+	static char lib[512];
+	snprintf(lib, sizeof lib, "%s/tests/libfake-nvml.so", build);
+	snprintf(script, sizeof script, "/tmp/greenops-test-monitor-%d.script", (int)getpid());
+	FILE *f = fopen(script, "w");
+	fclose(f);
+	setenv("GREENOPS_NVML_LIBRARY", lib, 1);
+	setenv("FAKE_NVML_SCRIPT", script, 1);
+	setenv("FAKE_NVML_IDLE_W", "60", 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(script);
+	return 0;
+}
+
+static void test_windows_through_c_api(void **state)
+{
+	(void)state;
+	struct gops_options o;
+	gops_options_init(&o);
+	o.sources = "nvml";
+	o.idle = GOPS_IDLE_NONE;
+	gops_monitor *m;
+	assert_int_equal(gops_monitor_new(&m, &o), 0);
+	assert_int_equal(gops_monitor_start(m), 0);
+	gpu_power(300);
+	assert_int_equal(gops_monitor_begin_window(m, "warm", 0), 0);
+	hold(1.0);
+	assert_int_equal(gops_monitor_end_window(m, "warm", 0), 0);
+	gpu_power(200);
+	assert_int_equal(gops_monitor_begin_window(m, "train", 0), 0);
+	assert_int_equal(gops_monitor_add_units(m, "train", 500), 0);
+	hold(2.0);
+	assert_int_equal(gops_monitor_end_window(m, "train", 0), 0);
+	gpu_power(60);
+	assert_int_equal(gops_monitor_end_window(m, "never-begun", 0), -ENOENT);
+	assert_int_equal(gops_monitor_stop(m), 0);
+	const struct gops_result *r = gops_monitor_result(m);
+	assert_non_null(r);
+	assert_int_equal(r->n_windows, 2);
+	const struct gops_window_result *warm = &r->windows[0], *train = &r->windows[1];
+	print_message("warm %.2f ± %.2f J, train %.2f ± %.2f J, %.4f J/unit\n", warm->energy_j,
+		      warm->uncertainty_j, train->energy_j, train->uncertainty_j, train->energy_per_unit_j);
+	assert_true(fabs(warm->energy_j - 300) <= warm->uncertainty_j + 3);
+	assert_true(fabs(train->energy_j - 400) <= train->uncertainty_j + 3);
+	assert_true(fabs(train->energy_per_unit_j - 0.8) < 0.05);
+	assert_int_equal(r->domains[0].method, GOPS_METHOD_COUNTER);
+	char *json = gops_result_to_json(r, 0, 0);
+	assert_non_null(strstr(json, "\"windows\""));
+	free(json);
+	gops_monitor_free(m);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	struct gops_options o;
+	gops_options_init(&o);
+	o.sources = "nvml,nonsense";
+	gops_monitor *m;
+	assert_int_equal(gops_monitor_new(&m, &o), -EINVAL);
+	assert_non_null(strstr(gops_monitor_error(m), "unknown source 'nonsense'"));
+	gops_monitor_free(m);
+	o.sources = "nvml";
+	assert_int_equal(gops_monitor_new(&m, &o), 0);
+	assert_int_equal(gops_monitor_stop(m), -EINVAL); /* never started */
+	assert_int_equal(gops_monitor_begin_window(m, "", 0), -EINVAL);
+	assert_int_equal(gops_monitor_add_units(m, NULL, -1), -EINVAL);
+	assert_int_equal(gops_monitor_tag(m, "", "x"), -EINVAL);
+	gops_monitor_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_windows_through_c_api),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
