@@ -293,7 +293,7 @@ int gops_monitor_start(gops_monitor *m)
 				cost += (double)(gops_now_ns() - t0) / 1e9;
 			}
 		double p = 3 * cost / 0.0005; /* about three reads per mid-run reading */
-		m->anchor_period_ns = (int64_t)((p < 1 ? 1 : p > 30 ? 30 : p) * 1e9);
+		m->anchor_period_ns = (int64_t)((p < 5 ? 5 : p > 30 ? 30 : p) * 1e9);
 	}
 	m->t_start = gops_now_ns();
 	m->start_realtime_ns = gops_realtime_ns();
