@@ -310,8 +310,18 @@ static bool measured(const struct gops_domain_result *r)
  * parent's parent...) was measured too: psys contains the packages, a package its cores. */
 static void mark_summed(const struct gops_monitor *m, struct gops_domain_result *v, size_t n)
 {
+	bool rapl_measured = false;
+	for (size_t i = 0; i < n; i++)
+		if (measured(&v[i]) && !m->dom[i].info.estimated &&
+		    (m->dom[i].info.kind == GOPS_KIND_PACKAGE || m->dom[i].info.kind == GOPS_KIND_PSYS ||
+		     m->dom[i].info.kind == GOPS_KIND_DRAM))
+			rapl_measured = true;
 	for (size_t i = 0; i < n; i++) {
 		v[i].summed = measured(&v[i]);
+		/* A board sensor's relation to the rest is unknown (it may contain everything):
+		 * shown, never summed. An estimate never stands beside a real CPU sensor. */
+		if (m->dom[i].info.kind == GOPS_KIND_OTHER || (m->dom[i].info.estimated && rapl_measured))
+			v[i].summed = false;
 		const char *parent = m->dom[i].info.parent;
 		for (int depth = 0; v[i].summed && parent[0] && depth < 8; depth++) {
 			size_t k;

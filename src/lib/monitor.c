@@ -1,6 +1,7 @@
 /* The monitor: opens the selected sources, owns the sampler, the windows, tags and units, the
  * idle baseline, and hands out the results the meter computes. */
 #include "lib/monitor_internal.h"
+#include "lib/select.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -84,15 +85,6 @@ static int check_source_names(struct gops_monitor *m, const char *list)
 	return 0;
 }
 
-static bool has_readable_rapl(const struct gops_domain_list *dl)
-{
-	for (size_t i = 0; i < dl->n; i++)
-		if (dl->v[i].kind == GOPS_KIND_PACKAGE || dl->v[i].kind == GOPS_KIND_PSYS ||
-		    dl->v[i].kind == GOPS_KIND_DRAM)
-			return true;
-	return false;
-}
-
 static int open_sources(struct gops_monitor *m, struct gops_domain_list *dl)
 {
 	const char *list = m->opts.sources;
@@ -104,7 +96,7 @@ static int open_sources(struct gops_monitor *m, struct gops_domain_list *dl)
 		if (list && !named)
 			continue;
 		/* The estimator stands in for CPU/RAM sensors only where none are readable. */
-		if (!list && !strcmp(ops->name, "estimate") && has_readable_rapl(dl))
+		if (!list && !gops_source_default(ops->name, dl))
 			continue;
 		if (m->n_src == sizeof m->src / sizeof m->src[0])
 			break;

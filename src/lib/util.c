@@ -33,17 +33,13 @@ void gops_sleep_until(int64_t deadline_ns)
 
 const char *gops_sys_path(char *buf, size_t len, const char *path)
 {
-	const char *root = NULL;
+	const char *root = NULL, *rest = path;
 	if (strncmp(path, "/sys", 4) == 0 && (path[4] == '/' || path[4] == 0))
-		root = getenv("GREENOPS_SYSFS_ROOT"), path += 4;
+		root = getenv("GREENOPS_SYSFS_ROOT"), rest = path + 4;
 	else if (strncmp(path, "/proc", 5) == 0 && (path[5] == '/' || path[5] == 0))
-		root = getenv("GREENOPS_PROC_ROOT"), path += 5;
-	else
-		root = NULL;
+		root = getenv("GREENOPS_PROC_ROOT"), rest = path + 5;
 	if (root && *root)
-		snprintf(buf, len, "%s%s", root, path);
-	else if (root)
-		snprintf(buf, len, "%s", path);
+		snprintf(buf, len, "%s%s", root, rest);
 	else
 		snprintf(buf, len, "%s", path);
 	return buf;

@@ -1,0 +1,327 @@
+/* The estimator for machines without CPU/RAM sensors: cpu-estimate is full-load CPU power
+ * (GREENOPS_CPU_TDP, a small table of CPU models, or a per-thread default) scaled by the CPU
+ * load from /proc/stat; ram-estimate is a constant per GB of /proc/meminfo's MemTotal.
+ * Both are models, labelled as such everywhere (docs/SENSORS.md has the reasoning). */
+#include "lib/source.h"
+#include "lib/src_sensors.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STAT_UPDATE_PERIOD_S 0.01 /* /proc/stat counts in USER_HZ ticks */
+
+/* Full-load (TDP) power per socket and threads per socket, from the vendors' specifications. */
+static const struct {
+	const char *model; /* a substring of /proc/cpuinfo's "model name" */
+	double tdp_w;
+	int threads;
+} cpu_table[] = {
+    {"Platinum 8480", 350, 112}, {"Platinum 8468", 350, 96}, {"Platinum 8462Y", 300, 64},
+    {"Platinum 8380", 270, 80},  {"Platinum 8358", 250, 64}, {"Gold 6248", 150, 40},
+    {"Gold 6230", 125, 40},      {"EPYC 9654", 360, 192},    {"EPYC 9554", 360, 128},
+    {"EPYC 9454", 290, 96},      {"EPYC 7763", 280, 128},    {"EPYC 7742", 225, 128},
+    {"EPYC 7413", 180, 48},      {"i9-13900K", 125, 32},     {"i7-12700K", 125, 20},
+    {"Ryzen 9 7950X", 170, 32},
+};
+
+int gops_estimate_parse_stat(const char *text, struct gops_cpu_times *t)
+{
+	unsigned long long v[8] = {0};
+	if (strncmp(text, "cpu ", 4) != 0)
+		return -EINVAL;
+	int n = sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+	               &v[5], &v[6], &v[7]);
+	if (n < 4)
+		return -EINVAL;
+	/* user nice system idle iowait irq softirq steal */
+	t->busy = v[0] + v[1] + v[2] + v[5] + v[6];
+	t->total = t->busy + v[3] + v[4];
+	return 0;
+}
+
+double gops_estimate_load(const struct gops_cpu_times *a, const struct gops_cpu_times *b)
+{
+	if (b->total <= a->total || b->busy < a->busy)
+		return -1;
+	double load = (double)(b->busy - a->busy) / (double)(b->total - a->total);
+	return load > 1 ? 1 : load;
+}
+
+double gops_estimate_cpu_power(double tdp_w, double load)
+{
+	if (load < 0)
+		load = 0;
+	if (load > 1)
+		load = 1;
+	return tdp_w * (GOPS_ESTIMATE_IDLE_FRACTION + (1 - GOPS_ESTIMATE_IDLE_FRACTION) * load);
+}
+
+long gops_estimate_threads(const char *cpuinfo)
+{
+	long n = 0;
+	for (const char *p = cpuinfo; p && *p;) {
+		if (strncmp(p, "processor", 9) == 0 && (p[9] == '\t' || p[9] == ' ' || p[9] == ':'))
+			n++;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return n > 0 ? n : 1;
+}
+
+static void model_name(const char *cpuinfo, char *buf, size_t len)
+{
+	buf[0] = 0;
+	const char *p = cpuinfo ? strstr(cpuinfo, "model name") : NULL;
+	if (!p || !(p = strchr(p, ':')))
+		return;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, "\n");
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, p, n);
+	buf[n] = 0;
+}
+
+int gops_estimate_tdp(const char *cpuinfo, const char *env_value, double *tdp_w, enum gops_tdp_origin *origin,
+                      char *why, size_t whylen)
+{
+	long threads = gops_estimate_threads(cpuinfo);
+	if (env_value && *env_value) {
+		char *end;
+		double w = strtod(env_value, &end);
+		if (*end || !(w > 0) || !isfinite(w))
+			return -EINVAL;
+		*tdp_w = w;
+		*origin = GOPS_TDP_ENV;
+		snprintf(why, whylen, "%.4g W TDP given (--cpu-tdp / GREENOPS_CPU_TDP)", w);
+		return 0;
+	}
+	char model[96];
+	model_name(cpuinfo, model, sizeof model);
+	for (size_t i = 0; model[0] && i < sizeof cpu_table / sizeof cpu_table[0]; i++) {
+		if (!strstr(model, cpu_table[i].model))
+			continue;
+		*tdp_w = cpu_table[i].tdp_w * (double)threads / cpu_table[i].threads;
+		*origin = GOPS_TDP_TABLE;
+		snprintf(why, whylen, "%.4g W: %s TDP %.0f W x %ld/%d threads", *tdp_w, cpu_table[i].model,
+		         cpu_table[i].tdp_w, threads, cpu_table[i].threads);
+		return 0;
+	}
+	*tdp_w = GOPS_ESTIMATE_W_PER_THREAD * (double)threads;
+	*origin = GOPS_TDP_DEFAULT;
+	snprintf(why, whylen, "%.4g W: default %.1f W/thread x %ld threads (model '%.40s' unknown)", *tdp_w,
+	         GOPS_ESTIMATE_W_PER_THREAD, threads, model[0] ? model : "?");
+	return 0;
+}
+
+int gops_estimate_ram(const char *meminfo, double *watts, double *gb)
+{
+	const char *p = meminfo ? strstr(meminfo, "MemTotal:") : NULL;
+	unsigned long long kb;
+	if (!p || sscanf(p + 9, "%llu", &kb) != 1 || kb == 0)
+		return -EINVAL;
+	*gb = (double)kb * 1024 / 1e9;
+	*watts = *gb * GOPS_ESTIMATE_W_PER_GB;
+	return 0;
+}
+
+/* Reads a whole /proc file (cpuinfo runs to hundreds of kB on big machines). */
+static char *read_all(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+
+enum { DOM_CPU, DOM_RAM };
+
+struct gops_source {
+	char stat_path[512];
+	struct gops_cpu_times prev;
+	double tdp_w;
+	double cpu_w; /* last estimate, kept when no tick elapsed */
+	double ram_w;
+	int kinds[2]; /* DOM_* by index */
+	char err[600];
+};
+
+static int read_times(struct gops_source *s, struct gops_cpu_times *t)
+{
+	char buf[512];
+	int r = gops_read_file(s->stat_path, buf, sizeof buf);
+	if (r < 0) {
+		snprintf(s->err, sizeof s->err, "cannot read '%s': %s", s->stat_path, strerror(-r));
+		return r;
+	}
+	if (gops_estimate_parse_stat(buf, t) < 0) {
+		snprintf(s->err, sizeof s->err, "cannot read '%s': no aggregate 'cpu' line", s->stat_path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool have_rapl(const struct gops_domain_list *dl)
+{
+	for (size_t i = 0; i < dl->n; i++)
+		if (!dl->v[i].estimated && dl->v[i].kind >= GOPS_KIND_PACKAGE &&
+		    dl->v[i].kind <= GOPS_KIND_UNCORE)
+			return true;
+	return false;
+}
+
+static int add_cpu(struct gops_source *s, struct gops_domain_list *dl, const char *why, bool rapl)
+{
+	struct gops_domain d = {.kind = GOPS_KIND_ESTIMATE, .caps = GOPS_CAP_POWER, .estimated = true};
+	snprintf(d.name, sizeof d.name, "cpu-estimate");
+	snprintf(d.label, sizeof d.label, "CPU estimate (not measured): load x %.90s", why);
+	d.max_power_w = s->tdp_w;
+	d.update_period_s = STAT_UPDATE_PERIOD_S;
+	gops_domain_note(&d, "estimated, not measured: /proc/stat CPU load x %.4g W full-load power",
+	                 s->tdp_w);
+	if (!rapl)
+		gops_domain_note(&d, "no readable RAPL counter on this machine: see 'greenops list'");
+	d.index = 0;
+	s->kinds[0] = DOM_CPU;
+	int r = gops_domain_list_add(dl, &d);
+	return r < 0 ? r : 0;
+}
+
+static int add_ram(struct gops_source *s, struct gops_domain_list *dl, struct gops_notes *notes, int index)
+{
+	char path[512];
+	char *mem = read_all(gops_sys_path(path, sizeof path, "/proc/meminfo"));
+	double gb;
+	int r = gops_estimate_ram(mem, &s->ram_w, &gb);
+	free(mem);
+	if (r < 0) {
+		gops_notes_add(notes, "estimate: cannot read MemTotal from '%s'; no RAM estimate", path);
+		return 0;
+	}
+	struct gops_domain d = {.kind = GOPS_KIND_ESTIMATE, .caps = GOPS_CAP_POWER, .estimated = true};
+	snprintf(d.name, sizeof d.name, "ram-estimate");
+	snprintf(d.label, sizeof d.label, "RAM estimate (not measured): %.1f GB x %.3g W/GB", gb,
+	         GOPS_ESTIMATE_W_PER_GB);
+	d.max_power_w = s->ram_w;
+	gops_domain_note(&d, "estimated, not measured: %.3g W per GB of installed memory, whatever the load",
+	                 GOPS_ESTIMATE_W_PER_GB);
+	d.index = index;
+	s->kinds[index] = DOM_RAM;
+	r = gops_domain_list_add(dl, &d);
+	return r < 0 ? r : 0;
+}
+
+static int es_open(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes, char *err,
+                   size_t errlen)
+{
+	*out = NULL;
+	struct gops_source *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	gops_sys_path(s->stat_path, sizeof s->stat_path, "/proc/stat");
+	int r = read_times(s, &s->prev);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", s->err);
+		free(s);
+		return -ENOENT;
+	}
+	char path[512], why[128];
+	char *info = read_all(gops_sys_path(path, sizeof path, "/proc/cpuinfo"));
+	enum gops_tdp_origin origin;
+	const char *env = getenv("GREENOPS_CPU_TDP");
+	r = gops_estimate_tdp(info ? info : "", env, &s->tdp_w, &origin, why, sizeof why);
+	free(info);
+	if (r < 0) {
+		snprintf(err, errlen, "invalid GREENOPS_CPU_TDP '%s': not a positive number of watts", env);
+		free(s);
+		return -EINVAL;
+	}
+	s->cpu_w = gops_estimate_cpu_power(s->tdp_w, 0);
+	r = add_cpu(s, dl, why, have_rapl(dl));
+	if (r == 0)
+		r = add_ram(s, dl, notes, 1);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+static int es_read_power(struct gops_source *s, int index, double *watts)
+{
+	if (index < 0 || index > 1)
+		return -EINVAL;
+	if (s->kinds[index] == DOM_RAM) {
+		*watts = s->ram_w;
+		return 0;
+	}
+	struct gops_cpu_times now;
+	int r = read_times(s, &now);
+	if (r < 0)
+		return r;
+	double load = gops_estimate_load(&s->prev, &now);
+	if (load >= 0) {
+		s->cpu_w = gops_estimate_cpu_power(s->tdp_w, load);
+		s->prev = now;
+	}
+	*watts = s->cpu_w;
+	return 0;
+}
+
+static int es_read_energy(struct gops_source *s, int index, double *joules)
+{
+	(void)s, (void)index, (void)joules;
+	return GOPS_ENOTSUP;
+}
+
+static const char *es_error(struct gops_source *s)
+{
+	return s ? s->err : "";
+}
+
+static void es_close(struct gops_source *s)
+{
+	free(s);
+}
+
+const struct gops_source_ops gops_source_estimate = {
+    .name = "estimate",
+    .open = es_open,
+    .read_energy = es_read_energy,
+    .read_power = es_read_power,
+    .error = es_error,
+    .close = es_close,
+};
