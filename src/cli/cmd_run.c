@@ -206,6 +206,9 @@ int cmd_run(int argc, char **argv)
 		return cmd_usage_error("run", "no command given (greenops run [options] -- COMMAND)");
 	char **child_argv = argv + optind;
 	out.argv = child_argv;
+	out.tag_kv = tags;
+	out.n_tag_kv = n_tags;
+	out.units = units;
 	char *command = join_argv(child_argv);
 	out.command = command;
 

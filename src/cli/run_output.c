@@ -2,6 +2,7 @@
 #include "cli/run_output.h"
 #include "cli/commands.h"
 #include "cli/summary.h"
+#include "lib/db.h"
 #include "lib/result_json.h"
 
 #include <jansson.h>
@@ -9,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,68 @@ void run_output_init(struct run_output *o)
 	o->carbon = 475;
 	o->pue = 1;
 	o->verb = "run";
+	o->units = NAN;
+}
+
+/* The options that shaped the measurement, stored with the run. */
+static char *options_json(const struct run_output *o)
+{
+	const struct gops_options *op = o->opts;
+	json_t *j = json_object();
+	if (op) {
+		static const char *const idle[] = {"auto", "none", "stored", "measure", "watts"};
+		json_object_set_new(j, "interval_ms", json_integer(op->interval_ms));
+		json_object_set_new(j, "sources", op->sources ? json_string(op->sources) : json_null());
+		json_object_set_new(j, "idle", json_string(idle[op->idle]));
+		if (op->idle == GOPS_IDLE_MEASURE)
+			json_object_set_new(j, "idle_seconds", json_real(op->idle_seconds));
+		if (op->idle == GOPS_IDLE_WATTS)
+			json_object_set_new(j, "idle_watts", json_real(op->idle_watts));
+		if (op->cpu_tdp_w > 0)
+			json_object_set_new(j, "cpu_tdp_w", json_real(op->cpu_tdp_w));
+	}
+	json_object_set_new(j, "units", gops_json_num(o->units));
+	json_object_set_new(j, "samples", json_boolean(o->store_samples));
+	if (o->model_path)
+		json_object_set_new(j, "model", json_string(o->model_path));
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
 }
 
 int run_output_prepare(struct run_output *o, struct gops_options *opts)
 {
-	(void)opts;
+	o->opts = opts;
+	if (o->no_db) {
+		if (opts->idle == GOPS_IDLE_STORED)
+			return cmd_error(o->verb, "--idle stored needs the results database (not --no-db)"), -EINVAL;
+		return 0;
+	}
+	char err[512];
+	struct gops_db *db;
+	if (gops_db_open(&db, o->db_path, 0, err, sizeof err) < 0)
+		return cmd_error(o->verb, "%s", err), -EIO;
+	o->db = db;
+	if (opts->idle != GOPS_IDLE_AUTO && opts->idle != GOPS_IDLE_STORED)
+		return 0;
+	struct gops_db_baseline *b;
+	size_t n;
+	if (gops_db_baselines_load(db, &b, &n) < 0)
+		return cmd_error(o->verb, "%s", gops_db_error(db)), -EIO;
+	if (n == 0 && opts->idle == GOPS_IDLE_STORED) {
+		free(b);
+		return cmd_error(o->verb, "no idle baseline stored for this host: run 'greenops idle' first"), -ENOENT;
+	}
+	o->idle = calloc(n ? n : 1, sizeof *o->idle);
+	o->idle_names = calloc(n ? n : 1, sizeof *o->idle_names);
+	for (size_t i = 0; i < n; i++) {
+		o->idle_names[i] = strdup(b[i].domain);
+		o->idle[i] = (struct gops_idle_value){o->idle_names[i], b[i].mean_w};
+	}
+	o->n_idle = n;
+	free(b);
+	opts->idle_values = o->idle;
+	opts->n_idle_values = o->n_idle;
 	return 0;
 }
 
@@ -35,13 +94,41 @@ void run_output_tag_model(struct run_output *o, gops_monitor *m)
 
 void run_output_begin(struct run_output *o, gops_monitor *m)
 {
-	(void)o;
-	(void)m;
+	if (!o->db)
+		return;
+	struct gops_db_run_info in;
+	gops_db_run_info_init(&in);
+	while (o->argv && o->argv[in.argc])
+		in.argc++;
+	in.argv = (const char *const *)o->argv;
+	in.carbon_g_per_kwh = o->carbon;
+	in.pue = o->pue;
+	in.price_per_kwh = o->price > 0 ? o->price : NAN;
+	struct gops_tag *tags = calloc(o->n_tag_kv ? o->n_tag_kv : 1, sizeof *tags);
+	for (size_t i = 0; tags && i < o->n_tag_kv; i++) {
+		const char *eq = strchr(o->tag_kv[i], '=');
+		tags[i].key = strndup(o->tag_kv[i], (size_t)(eq - o->tag_kv[i]));
+		tags[i].value = (char *)eq + 1;
+	}
+	in.tags = tags;
+	in.n_tags = tags ? o->n_tag_kv : 0;
+	char *opts = options_json(o);
+	in.options_json = opts;
+	int r = gops_db_run_begin(o->db, &in, &o->run_id);
+	for (size_t i = 0; tags && i < o->n_tag_kv; i++)
+		free(tags[i].key);
+	free(tags);
+	free(opts);
+	if (r < 0) {
+		fprintf(stderr, "greenops %s: warning: %s; this run is not stored\n", o->verb, gops_db_error(o->db));
+		o->run_id = 0;
+	}
 }
 
 void run_output_abandon(struct run_output *o)
 {
-	(void)o;
+	if (o->db && o->run_id)
+		gops_db_run_finish(o->db, o->run_id, NULL, 127, 0, GOPS_RUN_FAILED);
 }
 
 /* greenops's own cost, so users can see that measuring is cheap. */
@@ -123,6 +210,14 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		rc = -1;
 	if (o->timeline_path && write_timeline(o, m) < 0)
 		rc = -1;
+	if (o->db && o->run_id) {
+		struct gops_db_sample_sink sink = {o->db, o->run_id};
+		if (o->store_samples)
+			gops_monitor_foreach_sample(m, gops_db_sample_cb, &sink);
+		enum gops_run_status st = signal == SIGINT || signal == SIGTERM ? GOPS_RUN_INTERRUPTED : GOPS_RUN_COMPLETED;
+		if (gops_db_run_finish(o->db, o->run_id, r, exit_status, signal, st) < 0)
+			cmd_error(o->verb, "%s", gops_db_error(o->db)), rc = -1;
+	}
 	if (!o->quiet) {
 		struct summary_ctx c = {.command = o->command,
 					.exit_status = exit_status,
@@ -137,5 +232,11 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 
 void run_output_release(struct run_output *o)
 {
-	(void)o;
+	char err[512];
+	if (o->db && gops_db_close(o->db, err, sizeof err) < 0)
+		cmd_error(o->verb, "%s", err);
+	for (size_t i = 0; i < o->n_idle; i++)
+		free(o->idle_names[i]);
+	free(o->idle_names);
+	free(o->idle);
 }

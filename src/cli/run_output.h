@@ -14,7 +14,11 @@ struct run_output {
 	char **argv;
 	const char *command;
 	const char *verb;
+	const char *const *tag_kv; /* --tag KEY=VALUE as given */
+	size_t n_tag_kv;
+	double units;              /* --units, NAN none */
 	/* private */
+	const struct gops_options *opts;
 	void *db;
 	int64_t run_id;
 	struct gops_idle_value *idle;
