@@ -265,6 +265,7 @@ int cmd_run(int argc, char **argv)
 	while (w < 0 && errno == EINTR);
 	gops_monitor_set_start(m, t_go);
 	close(go[1]), go[1] = -1;
+	double cpu_go = run_output_self_cpu();
 
 	int exec_errno = 0;
 	ssize_t r;
@@ -275,6 +276,7 @@ int cmd_run(int argc, char **argv)
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	int64_t t_exit = gops_now_ns();
+	out.cpu_span_s = run_output_self_cpu() - cpu_go;
 	child_pid = 0;
 	if (r == (ssize_t)sizeof exec_errno) {
 		cmd_error("run", "cannot run '%s': %s", child_argv[0], strerror(exec_errno));

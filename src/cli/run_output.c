@@ -22,6 +22,7 @@ void run_output_init(struct run_output *o)
 	o->pue = 1;
 	o->verb = "run";
 	o->units = NAN;
+	o->cpu_span_s = NAN;
 }
 
 /* The options that shaped the measurement, stored with the run. */
@@ -132,7 +133,7 @@ void run_output_abandon(struct run_output *o)
 }
 
 /* greenops's own cost, so users can see that measuring is cheap. */
-static double self_cpu_s(void)
+double run_output_self_cpu(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
@@ -146,7 +147,10 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 	for (char **a = o->argv; a && *a; a++)
 		json_array_append_new(cmd, json_string(*a));
 	json_object_set_new(obj, "command", cmd);
-	json_object_set_new(obj, "greenops_cpu_s", json_real(self_cpu_s()));
+	json_object_set_new(obj, "greenops_cpu_s", json_real(run_output_self_cpu()));
+	/* The sampler's cost while the child ran, apart from start-up (loading NVML, edges). */
+	json_object_set_new(obj, "greenops_cpu_span_s", gops_json_num(o->cpu_span_s));
+	json_object_set_new(obj, "greenops_cpu_share", r->duration_s > 0 ? gops_json_num(o->cpu_span_s / r->duration_s) : json_null());
 	if (o->run_id > 0)
 		json_object_set_new(obj, "run_id", json_integer(o->run_id));
 	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));

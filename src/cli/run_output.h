@@ -17,6 +17,7 @@ struct run_output {
 	const char *const *tag_kv; /* --tag KEY=VALUE as given */
 	size_t n_tag_kv;
 	double units;              /* --units, NAN none */
+	double cpu_span_s;         /* greenops's own CPU time while the child ran, NAN unknown */
 	/* private */
 	const struct gops_options *opts;
 	void *db;
@@ -28,6 +29,8 @@ struct run_output {
 };
 
 void run_output_init(struct run_output *o);
+/* greenops's own CPU time so far (all its threads), in seconds. */
+double run_output_self_cpu(void);
 /* Opens the database and loads what the options need (stored baseline, model counts).
  * Prints its own one-line error; returns < 0 on failure. */
 int run_output_prepare(struct run_output *o, struct gops_options *opts);

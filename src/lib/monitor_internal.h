@@ -47,6 +47,7 @@ struct dom_state {
 	struct series power;   /* struct power_sample */
 	struct series anchors; /* struct anchor */
 	int64_t last_anchor_read_ns;
+	int64_t last_power_read_ns;
 	int64_t lost_at_ns;    /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
 	bool energy_ok, power_ok;
 	bool discontinuity;

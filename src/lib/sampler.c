@@ -253,8 +253,12 @@ void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor)
 		struct dom_state *d = &m->dom[i];
 		if (!alive(d))
 			continue;
-		if (d->power_ok)
+		/* A model fed from /proc (the estimator) says nothing new faster than its inputs
+		 * change: read it at most every 500 ms, at the edges always. */
+		if (d->power_ok && (force_anchor || !d->info.estimated || now - d->last_power_read_ns >= 500000000LL)) {
 			read_power(m, d);
+			d->last_power_read_ns = now;
+		}
 		if (d->energy_ok && d->lost_at_ns == 0 && (!d->info.energy_expensive || force_anchor))
 			read_anchor(m, d);
 	}
