@@ -3,6 +3,8 @@
 #include "cli/commands.h"
 #include "cli/summary.h"
 #include "lib/db.h"
+#include "lib/util.h"
+#include "model/macs.h"
 #include "lib/result_json.h"
 
 #include <jansson.h>
@@ -51,9 +53,13 @@ static char *options_json(const struct run_output *o)
 	return s;
 }
 
+static int count_model(struct run_output *o);
+
 int run_output_prepare(struct run_output *o, struct gops_options *opts)
 {
 	o->opts = opts;
+	if (o->model_path && count_model(o) < 0)
+		return -EINVAL;
 	if (o->no_db) {
 		if (opts->idle == GOPS_IDLE_STORED)
 			return cmd_error(o->verb, "--idle stored needs the results database (not --no-db)"), -EINVAL;
@@ -87,10 +93,40 @@ int run_output_prepare(struct run_output *o, struct gops_options *opts)
 	return 0;
 }
 
+/* The model's complexity as tags, so `greenops analyze` can correlate it with energy. */
+static int count_model(struct run_output *o)
+{
+	struct gops_macs_result r;
+	char err[512];
+	if (gops_macs_count(o->model_path, NULL, &r, err, sizeof err) < 0)
+		return cmd_error(o->verb, "%s", err), -EINVAL;
+	char **t = calloc(8, sizeof *t);
+	size_t n = 0;
+	const char *base = strrchr(o->model_path, '/');
+	t[n++] = gops_xasprintf("model=%s", base ? base + 1 : o->model_path);
+	t[n++] = gops_xasprintf("macs=%lld", (long long)r.macs);
+	t[n++] = gops_xasprintf("params=%lld", (long long)r.params);
+	if (!isnan(r.macs_per_param))
+		t[n++] = gops_xasprintf("macs_per_param=%.6g", r.macs_per_param);
+	if (!r.complete) {
+		t[n++] = gops_xasprintf("macs_complete=false");
+		fprintf(stderr, "greenops %s: warning: '%s': some operators were not counted; MACs are a lower bound\n",
+			o->verb, o->model_path);
+	}
+	gops_macs_result_release(&r);
+	o->model_tags = t;
+	o->n_model_tags = n;
+	return 0;
+}
+
 void run_output_tag_model(struct run_output *o, gops_monitor *m)
 {
-	(void)o;
-	(void)m;
+	for (size_t i = 0; i < o->n_model_tags; i++) {
+		char *kv = o->model_tags[i], *eq = strchr(kv, '=');
+		*eq = 0;
+		gops_monitor_tag(m, kv, eq + 1);
+		*eq = '=';
+	}
 }
 
 void run_output_begin(struct run_output *o, gops_monitor *m)
@@ -239,6 +275,9 @@ void run_output_release(struct run_output *o)
 	char err[512];
 	if (o->db && gops_db_close(o->db, err, sizeof err) < 0)
 		cmd_error(o->verb, "%s", err);
+	for (size_t i = 0; i < o->n_model_tags; i++)
+		free(o->model_tags[i]);
+	free(o->model_tags);
 	for (size_t i = 0; i < o->n_idle; i++)
 		free(o->idle_names[i]);
 	free(o->idle_names);

@@ -25,7 +25,8 @@ struct run_output {
 	struct gops_idle_value *idle;
 	size_t n_idle;
 	char **idle_names;
-	void *model_tags;
+	char **model_tags; /* KEY=VALUE from --model */
+	size_t n_model_tags;
 };
 
 void run_output_init(struct run_output *o);

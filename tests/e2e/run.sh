@@ -98,4 +98,17 @@ eq "malformed lines do not fail the run" "$?" 0
 eq "malformed lines counted" "$(jget "$SCRATCH/m.json" malformed_control_lines)" 3
 eq "good lines still applied" "$(jget "$SCRATCH/m.json" windows.0.name)" ok
 
+# --model tags the run with the model's complexity; a bad model fails before anything runs.
+"$BUILD_ABS/tests/onnx_gen" resnet18 "$SCRATCH/r18.onnx"
+"$GREENOPS" run --no-db -q --model "$SCRATCH/r18.onnx" --json "$SCRATCH/model.json" -- true
+eq "run --model exits 0" "$?" 0
+eq "macs tag" "$(jget "$SCRATCH/model.json" tags.macs)" 1814073344
+eq "model tag" "$(jget "$SCRATCH/model.json" tags.model)" r18.onnx
+near "macs_per_param tag" "$(jget "$SCRATCH/model.json" tags.macs_per_param)" 155.25 0.1
+printf 'not a model' >"$SCRATCH/bad.onnx"
+"$GREENOPS" run --no-db -q --model "$SCRATCH/bad.onnx" -- touch "$SCRATCH/ran" 2>"$SCRATCH/bad.err"
+eq "a bad model fails the run" "$?" 1
+[ ! -e "$SCRATCH/ran" ] && ok "the command did not run" || not_ok "the command did not run"
+contains "the model file is named" "$SCRATCH/bad.err" "bad.onnx"
+
 done_testing
