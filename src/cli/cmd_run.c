@@ -29,6 +29,7 @@ const char usage_run[] =
 	"\n"
 	"  --json FILE          write the result as JSON (- for stdout)\n"
 	"  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j)\n"
+	"  --plot FILE.svg      draw power over time per domain, windows shaded\n"
 	"  --units N            units of work done (samples, requests, tokens): energy per unit\n"
 	"  --tag KEY=VALUE      label the run (repeatable)\n"
 	"  --interval MS        sampling period (default 100)\n"
@@ -46,7 +47,7 @@ const char usage_run[] =
 	"A child marks phases through the socket in $GREENOPS_CONTROL: lines `begin NAME`, `end NAME`,\n"
 	"`units N [NAME]`, `tag KEY=VALUE` (bindings/python/greenops.py does this for Python).\n";
 
-enum { OPT_JSON = 2000, OPT_TIMELINE, OPT_UNITS, OPT_TAG, OPT_DB, OPT_NO_DB, OPT_SAMPLES, OPT_CARBON, OPT_PUE, OPT_PRICE, OPT_MODEL };
+enum { OPT_JSON = 2000, OPT_TIMELINE, OPT_UNITS, OPT_TAG, OPT_DB, OPT_NO_DB, OPT_SAMPLES, OPT_CARBON, OPT_PUE, OPT_PRICE, OPT_MODEL, OPT_PLOT };
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending_sig;
@@ -123,6 +124,7 @@ int cmd_run(int argc, char **argv)
 		MONITOR_LONG_OPTIONS,
 		{"json", required_argument, NULL, OPT_JSON},
 		{"timeline", required_argument, NULL, OPT_TIMELINE},
+		{"plot", required_argument, NULL, OPT_PLOT},
 		{"units", required_argument, NULL, OPT_UNITS},
 		{"tag", required_argument, NULL, OPT_TAG},
 		{"db", required_argument, NULL, OPT_DB},
@@ -157,6 +159,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TIMELINE:
 			out.timeline_path = optarg;
+			break;
+		case OPT_PLOT:
+			out.plot_path = optarg;
 			break;
 		case OPT_UNITS:
 			if (!parse_double("run", "units", optarg, 0, 1e18, &units))

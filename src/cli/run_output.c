@@ -2,6 +2,7 @@
 #include "cli/run_output.h"
 #include "cli/commands.h"
 #include "cli/summary.h"
+#include "cli/plot.h"
 #include "lib/db.h"
 #include "lib/util.h"
 #include "model/macs.h"
@@ -250,6 +251,12 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		rc = -1;
 	if (o->timeline_path && write_timeline(o, m) < 0)
 		rc = -1;
+	if (o->plot_path) {
+		char err[512], title[300];
+		snprintf(title, sizeof title, "power of '%.200s'", o->command ? o->command : "span");
+		if (plot_timeline_svg(o->plot_path, m, r, title, err, sizeof err) < 0)
+			cmd_error(o->verb, "%s", err), rc = -1;
+	}
 	if (o->db && o->run_id) {
 		struct gops_db_sample_sink sink = {o->db, o->run_id};
 		if (o->store_samples)

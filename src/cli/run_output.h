@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct run_output {
-	const char *json_path, *timeline_path, *db_path, *model_path;
+	const char *json_path, *timeline_path, *plot_path, *db_path, *model_path;
 	bool no_db, store_samples, quiet;
 	double carbon, pue, price;
 	char **argv;

@@ -82,6 +82,9 @@ EOF
 : >"$FAKE_NVML_SCRIPT"
 "$GREENOPS" run --no-db -q --sources nvml --json "$SCRATCH/w.json" -- python3 "$SCRATCH/w.py"
 eq "python child ran" "$?" 0
+"$GREENOPS" run --no-db -q --sources nvml --plot "$SCRATCH/p.svg" -- python3 -c 'import time; time.sleep(0.5)'
+contains "--plot draws the power line" "$SCRATCH/p.svg" "<polyline"
+contains "--plot labels the domain" "$SCRATCH/p.svg" ">gpu0<"
 eq "two windows" "$(jget "$SCRATCH/w.json" windows.1.name)" train
 wu=$(jget "$SCRATCH/w.json" windows.0.uncertainty_j)
 near "warm: 300 J" "$(jget "$SCRATCH/w.json" windows.0.energy_j)" 300 "$(awk -v u="$wu" 'BEGIN{print u + 3}')"
