@@ -23,32 +23,22 @@ static const struct anchor *an(const struct dom_state *d, size_t i)
 	return series_at(&d->anchors, i);
 }
 
-/* Largest i with t_i <= t in a series of n samples, -1 when t is before the first. */
-static long find_power(const struct dom_state *d, size_t n, int64_t t)
+/* Largest i with t_i <= t among the first n elements, -1 when t is before the first.
+ * Power samples and counter readings both begin with their int64_t time. */
+static long find_time(const struct series *sr, size_t n, int64_t t)
 {
 	long lo = -1, hi = (long)n - 1;
 	while (lo < hi) {
 		long mid = lo + (hi - lo + 1) / 2;
-		if (ps(d, (size_t)mid)->t_ns <= t)
+		if (*(const int64_t *)series_at(sr, (size_t)mid) <= t)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
 	return lo;
 }
-
-static long find_anchor(const struct dom_state *d, size_t n, int64_t t)
-{
-	long lo = -1, hi = (long)n - 1;
-	while (lo < hi) {
-		long mid = lo + (hi - lo + 1) / 2;
-		if (an(d, (size_t)mid)->t_ns <= t)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return lo;
-}
+#define find_power(d, n, t) find_time(&(d)->power, n, t)
+#define find_anchor(d, n, t) find_time(&(d)->anchors, n, t)
 
 /* Power at t, linear between samples, constant beyond the ends. */
 static double power_at(const struct dom_state *d, size_t n, int64_t t)
@@ -191,21 +181,7 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 	return u + 0.05 * (left < right ? left : right) + timing;
 }
 
-static void add_warning(struct gops_domain_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_warning(struct gops_domain_result *r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	char **v = realloc(r->warnings, (r->n_warnings + 1) * sizeof *v);
-	if (!v)
-		abort();
-	r->warnings = v;
-	r->warnings[r->n_warnings++] = s;
-}
+#define add_warning(r, ...) gops_strv_pushf(&(r)->warnings, &(r)->n_warnings, __VA_ARGS__)
 
 static double peak_power(const struct dom_state *d, int64_t t0, int64_t t1)
 {
@@ -464,20 +440,17 @@ int meter_compute(struct gops_monitor *m)
 		char **warn = NULL;
 		size_t nw = 0;
 		if (o->open) {
-			warn = realloc(warn, (nw + 1) * sizeof *warn);
-			warn[nw++] = gops_xasprintf("window '%s' was never ended: closed at the end of the run", o->name);
+			gops_strv_pushf(&warn, &nw, "window '%s' was never ended: closed at the end of the run", o->name);
 		}
 		if (w->begin_ns < t0 || (w->end_ns && w->end_ns > t1)) {
-			warn = realloc(warn, (nw + 1) * sizeof *warn);
-			warn[nw++] = gops_xasprintf("window '%s' reaches outside the measured span: clipped", o->name);
+			gops_strv_pushf(&warn, &nw, "window '%s' reaches outside the measured span: clipped", o->name);
 		}
 		for (size_t k = 0; k < m->n_dom; k++) {
 			double per = o->domains[k].update_period_s;
 			if (o->domains[k].summed && o->domains[k].method == GOPS_METHOD_COUNTER && per > 0 &&
 			    o->end_s - o->start_s < 10 * per) {
-				warn = realloc(warn, (nw + 1) * sizeof *warn);
-				warn[nw++] = gops_xasprintf("shorter than ten counter updates of %s (%.0f ms each)",
-							    o->domains[k].name, per * 1e3);
+				gops_strv_pushf(&warn, &nw, "shorter than ten counter updates of %s (%.0f ms each)",
+						o->domains[k].name, per * 1e3);
 				break;
 			}
 		}

@@ -16,6 +16,7 @@
 #define SERIES_CHUNK 4096
 #define SERIES_MAX_CHUNKS 16384
 
+/* Both element types begin with their time: meter.c searches either by it. */
 struct power_sample {
 	int64_t t_ns;
 	double watts;

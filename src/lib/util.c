@@ -120,3 +120,18 @@ char *gops_xstrdup(const char *s)
 		abort();
 	return d;
 }
+
+void gops_strv_pushf(char ***v, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+	if (!nv)
+		abort();
+	nv[(*n)++] = s;
+	*v = nv;
+}

@@ -26,5 +26,7 @@ int gops_read_u64(const char *path, uint64_t *out);
 char *gops_strlcpy(char *dst, const char *src, size_t len);
 char *gops_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *gops_xstrdup(const char *s);
+/* Appends a formatted string to a growable array of strings (*v has *n entries). */
+void gops_strv_pushf(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

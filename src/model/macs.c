@@ -55,21 +55,7 @@ static int fail(struct counter *k, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static void warn(struct gops_macs_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct gops_macs_result *r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	char **w = realloc(r->warnings, (r->n_warnings + 1) * sizeof *w);
-	if (!w)
-		abort();
-	r->warnings = w;
-	r->warnings[r->n_warnings++] = s;
-}
+#define warn(r, ...) gops_strv_pushf(&(r)->warnings, &(r)->n_warnings, __VA_ARGS__)
 
 static const char *node_name(const Onnx__NodeProto *n, size_t i, char *buf, size_t len)
 {
