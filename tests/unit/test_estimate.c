@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fakes/fake_sysfs.h"
+#include "fakes/source_fixture.h"
 #include "lib/source.h"
 #include "lib/src_sensors.h"
 
@@ -21,14 +21,6 @@ static const char cpuinfo_8480[] = "processor\t: 0\nmodel name\t: Intel(R) Xeon(
                                    "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n\n"
                                    "processor\t: 2\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n\n"
                                    "processor\t: 3\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n";
-
-struct fx {
-	char *root;
-	struct gops_domain_list dl;
-	struct gops_notes notes;
-	struct gops_source *s;
-	char err[512];
-};
 
 static int setup(void **state)
 {

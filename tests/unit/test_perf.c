@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fakes/fake_sysfs.h"
+#include "fakes/source_fixture.h"
 #include "lib/source.h"
 #include "lib/src_sensors.h"
 
@@ -20,14 +20,6 @@ static const struct gops_source_ops *ops = &gops_source_perf;
 
 #define PMU   "/bus/event_source/devices/power"
 #define SCALE "2.3283064365386962890625e-10"
-
-struct fx {
-	char *root;
-	struct gops_domain_list dl;
-	struct gops_notes notes;
-	struct gops_source *s;
-	char err[512];
-};
 
 /* The fake kernel: counts per (config, cpu), and what opening returns. */
 static struct {
@@ -108,14 +100,6 @@ static int teardown(void **state)
 	unsetenv("GREENOPS_SYSFS_ROOT");
 	free(f);
 	return 0;
-}
-
-static bool note_has(struct fx *f, const char *a, const char *b)
-{
-	for (size_t i = 0; i < f->notes.n; i++)
-		if (strstr(f->notes.v[i], a) && (!b || strstr(f->notes.v[i], b)))
-			return true;
-	return false;
 }
 
 static void test_parse_helpers(void **state)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fakes/fake_sysfs.h"
+#include "fakes/source_fixture.h"
 #include "lib/source.h"
 #include "lib/src_sensors.h"
 
@@ -21,50 +21,17 @@ static const struct gops_source_ops *ops = &gops_source_powercap;
 
 #define MS 1000000LL
 
-struct fx {
-	char *root;
-	struct gops_domain_list dl;
-	struct gops_notes notes;
-	struct gops_source *s;
-	char err[512];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof *f);
-	f->root = fake_root_new();
-	setenv("GREENOPS_SYSFS_ROOT", f->root, 1);
+	struct fx *f = fx_new("GREENOPS_SYSFS_ROOT");
 	*state = f;
 	return f->root ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	if (f->s)
-		ops->close(f->s);
-	gops_domain_list_release(&f->dl);
-	gops_notes_release(&f->notes);
-	fake_root_free(f->root);
-	unsetenv("GREENOPS_SYSFS_ROOT");
-	free(f);
+	fx_free(*state, ops, "GREENOPS_SYSFS_ROOT");
 	return 0;
-}
-
-static const struct gops_domain *dom(struct fx *f, const char *name)
-{
-	for (size_t i = 0; i < f->dl.n; i++)
-		if (!strcmp(f->dl.v[i].name, name))
-			return &f->dl.v[i];
-	return NULL;
-}
-
-static bool note_has(struct fx *f, const char *a, const char *b)
-{
-	for (size_t i = 0; i < f->notes.n; i++)
-		if (strstr(f->notes.v[i], a) && (!b || strstr(f->notes.v[i], b)))
-			return true;
-	return false;
 }
 
 static void test_unwrap_several_wraps(void **state)
