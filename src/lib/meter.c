@@ -54,28 +54,25 @@ static double power_at(const struct dom_state *d, size_t n, int64_t t)
 	return a->watts + (b->watts - a->watts) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
 }
 
-/* Integral of power from time ta to tb (joules), trapezoid over the linear interpolation. */
+/* The integral of power from the series' first sample to t (negative before it): the stored
+ * running sum up to the sample before t, plus one partial trapezoid. */
+static double cum_at(const struct dom_state *d, size_t n, int64_t t)
+{
+	long k = find_power(d, n, t);
+	if (k < 0)
+		return (double)(t - ps(d, 0)->t_ns) * NS * ps(d, 0)->watts;
+	const struct power_sample *a = ps(d, (size_t)k);
+	return a->cum_j + (double)(t - a->t_ns) * NS * (a->watts + power_at(d, n, t)) / 2;
+}
+
+/* Integral of power from time ta to tb (joules), trapezoid over the linear interpolation;
+ * O(log n) whatever the span. */
 static double integral(const struct dom_state *d, int64_t ta, int64_t tb)
 {
 	size_t n = series_len(&d->power);
 	if (n == 0 || ta == tb)
 		return 0;
-	double sign = 1;
-	if (tb < ta) {
-		int64_t x = ta;
-		ta = tb, tb = x, sign = -1;
-	}
-	double sum = 0;
-	int64_t t = ta;
-	double pt = power_at(d, n, ta);
-	long k = find_power(d, n, ta);
-	for (size_t i = (size_t)(k + 1); i < n && ps(d, i)->t_ns < tb; i++) {
-		const struct power_sample *s = ps(d, i);
-		sum += (double)(s->t_ns - t) * NS * (pt + s->watts) / 2;
-		t = s->t_ns, pt = s->watts;
-	}
-	sum += (double)(tb - t) * NS * (pt + power_at(d, n, tb)) / 2;
-	return sign * sum;
+	return cum_at(d, n, tb) - cum_at(d, n, ta);
 }
 
 /* Counter energy per integrated joule over anchor interval i..i+1 (1 where undefined). */

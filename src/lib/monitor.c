@@ -449,17 +449,29 @@ static int rec_cmp(const void *a, const void *b)
 
 int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *ctx)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < m->n_dom; i++)
-		n += series_len(&m->dom[i].power) + series_len(&m->dom[i].anchors);
-	struct rec *v = malloc((n ? n : 1) * sizeof *v);
-	if (!v)
+	/* Lengths are taken once: the sampler may still be appending. */
+	size_t n = 0, *np_v = calloc(m->n_dom + 1, sizeof *np_v), *na_v = calloc(m->n_dom + 1, sizeof *na_v);
+	if (!np_v || !na_v) {
+		free(np_v);
+		free(na_v);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n_dom; i++) {
+		np_v[i] = series_len(&m->dom[i].power);
+		na_v[i] = series_len(&m->dom[i].anchors);
+		n += np_v[i] + na_v[i];
+	}
+	struct rec *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v) {
+		free(np_v);
+		free(na_v);
+		return -ENOMEM;
+	}
 	size_t k = 0;
 	for (size_t i = 0; i < m->n_dom; i++) {
 		const struct dom_state *d = &m->dom[i];
 		double e0 = meter_energy_at(d, m->t_start);
-		size_t np = series_len(&d->power), na = series_len(&d->anchors);
+		size_t np = np_v[i], na = na_v[i];
 		for (size_t j = 0; j < np; j++) {
 			const struct power_sample *s = series_at(&d->power, j);
 			v[k++] = (struct rec){s->t_ns, i, s->watts, NAN};
@@ -471,6 +483,8 @@ int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *
 			v[k++] = (struct rec){a->t_ns, i, w, a->joules - e0};
 		}
 	}
+	free(np_v);
+	free(na_v);
 	qsort(v, k, sizeof *v, rec_cmp);
 	int r = 0;
 	for (size_t i = 0; i < k && r == 0; i++)

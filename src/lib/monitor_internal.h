@@ -20,6 +20,7 @@
 struct power_sample {
 	int64_t t_ns;
 	double watts;
+	double cum_j; /* trapezoid integral of power from the series' first sample to this one */
 };
 
 /* A counter reading. t_ns is when the value was true (the update time where known, else the

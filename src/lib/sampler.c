@@ -70,6 +70,19 @@ static double period_s(const struct dom_state *d)
 	return d->info.update_period_s;
 }
 
+/* A series that cannot grow (weeks of samples, or no memory) ends the domain's span there,
+ * visibly, rather than freezing its figures. */
+static void store_full(struct gops_monitor *m, struct dom_state *d, int64_t t)
+{
+	(void)m;
+	if (d->lost_at_ns)
+		return;
+	d->lost_at_ns = t;
+	gops_domain_note(&d->info, "sample store full after %zu power samples and %zu counter readings: "
+				   "measurement of this domain ends here",
+			 series_len(&d->power), series_len(&d->anchors));
+}
+
 static void push_anchor(struct dom_state *d, int64_t t, int64_t unc, double j)
 {
 	size_t n = series_len(&d->anchors);
@@ -82,7 +95,8 @@ static void push_anchor(struct dom_state *d, int64_t t, int64_t unc, double j)
 		}
 	}
 	struct anchor a = {.t_ns = t, .t_unc_ns = unc, .joules = j};
-	series_push(&d->anchors, &a);
+	if (series_push(&d->anchors, &a) < 0)
+		store_full(NULL, d, t);
 }
 
 /* Handles a failed read; returns true when the domain can still be read. */
@@ -127,13 +141,16 @@ static void read_power(struct gops_monitor *m, struct dom_state *d)
 	if (d->info.energy_expensive)
 		t -= (int64_t)(period_s(d) * 1e9 / 2);
 	size_t n = series_len(&d->power);
+	double cum = 0;
 	if (n) {
 		const struct power_sample *last = series_at(&d->power, n - 1);
 		if (t <= last->t_ns)
 			t = last->t_ns + 1;
+		cum = last->cum_j + (double)(t - last->t_ns) * 1e-9 * (last->watts + w) / 2;
 	}
-	struct power_sample s = {.t_ns = t, .watts = w};
-	series_push(&d->power, &s);
+	struct power_sample s = {.t_ns = t, .watts = w, .cum_j = cum};
+	if (series_push(&d->power, &s) < 0)
+		store_full(m, d, t);
 }
 
 /* One counter read; returns 0 and fills *j and *mid, or a negative errno (already handled). */

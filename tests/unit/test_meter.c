@@ -66,12 +66,23 @@ static double truth_energy(int64_t t)
 	return s < 2 ? 300 * s : 600 + 100 * (s - 2);
 }
 
+/* Appends a power sample with its running integral, as the sampler does. */
+static void push_power(struct dom_state *d, int64_t t, double w)
+{
+	size_t n = series_len(&d->power);
+	double cum = 0;
+	if (n) {
+		const struct power_sample *last = series_at(&d->power, n - 1);
+		cum = last->cum_j + (double)(t - last->t_ns) / S * (last->watts + w) / 2;
+	}
+	struct power_sample s = {t, w, cum};
+	series_push(&d->power, &s);
+}
+
 static void fill_power(struct dom_state *d, double bias, int64_t t0, int64_t t1)
 {
-	for (int64_t t = t0; t <= t1; t += S / 100) { /* 10 ms: sharp steps */
-		struct power_sample s = {t, truth_power(t) * bias};
-		series_push(&d->power, &s);
-	}
+	for (int64_t t = t0; t <= t1; t += S / 100) /* 10 ms: sharp steps */
+		push_power(d, t, truth_power(t) * bias);
 }
 
 static void add_anchor(struct dom_state *d, int64_t t)
