@@ -1,11 +1,855 @@
-/* greenops serve-bench: not built yet. */
+/* greenops serve-bench: the open-loop load generator for OpenAI-compatible LLM servers.
+ * Parses options, wires the energy monitor into the sweep through lg_energy_ops, shows
+ * progress, and prints the comparison table; the work itself is in src/loadgen. */
 #include "cli/commands.h"
+#include "cli/serve_bench_db.h"
+#include "cli/monitor_opts.h"
+#include "loadgen/bench.h"
+#include "loadgen/dataset.h"
+#include "lib/util.h"
 
-const char usage_serve_bench[] = "usage: greenops serve-bench\n\nNot built yet.\n";
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define VERB "serve-bench"
+
+const char usage_serve_bench[] =
+    "usage: greenops serve-bench --base-url URL --model NAME --rate R[,R...]\n"
+    "                            (--num-requests N | --duration S) [options]\n\n"
+    "Sends requests to an OpenAI-compatible server on a schedule fixed in advance (open loop),\n"
+    "streams every response, and reports latency, throughput and energy per request and per\n"
+    "output token for each rate, plus where the server saturates.\n\n"
+    "load:\n"
+    "  --base-url URL        server root, e.g. http://127.0.0.1:8000\n"
+    "  --model NAME          the model name the server expects\n"
+    "  --endpoint E          completions (default) or chat\n"
+    "  --rate LIST           requests/s, comma-separated for a sweep; 'inf' sends all at once;\n"
+    "                        'trace' replays the dataset's timestamps\n"
+    "  --burstiness B        gamma-distributed gaps of shape B (1 = Poisson, the default)\n"
+    "  --arrival A           poisson (default), gamma, or constant gaps\n"
+    "  --num-requests N      requests per rate, or\n"
+    "  --duration S          arrivals during S seconds per rate\n"
+    "  --warmup N            N more requests before each rate's counted ones (default 0)\n"
+    "  --max-concurrency C   at most C requests in flight; the wait is reported as queueing\n"
+    "  --cooldown S          pause between rates (default 2)\n"
+    "  --seed S              seed of the schedules and synthetic prompts (default 0)\n"
+    "  --timeout S           per-request timeout (default 600)\n"
+    "  --http2               HTTP/2 (prior knowledge on http://)\n"
+    "  --max-failures N      stop and exit 1 once more than N requests failed (default: never)\n"
+    "requests:\n"
+    "  --input-len I         synthetic prompt of I words (default 128)\n"
+    "  --output-len O        max_tokens (default 128)\n"
+    "  --len-spread F        draw both lengths from [L(1-F), L(1+F)] (default 0)\n"
+    "  --dataset FILE.jsonl  prompts: \"prompt\" or \"messages\", optional \"output_len\", \"timestamp\"\n"
+    "  --ignore-eos          ask the server to generate exactly max_tokens (vLLM)\n"
+    "                        (OPENAI_API_KEY, when set, is sent as a bearer token)\n"
+    "results:\n"
+    "  --percentiles LIST    extra percentiles, e.g. 95,99.9\n"
+    "  --slo LIST            goodput objectives in ms, e.g. ttft:200,tpot:50,e2el:2000\n"
+    "  --json FILE           results as JSON ('-' for standard output)\n"
+    "  --requests FILE.csv   one row per request (times, tokens, status, error)\n"
+    "  --db PATH | --no-db   results database: the sweep, every rate and every request are stored\n"
+    "energy:\n"
+    "  --sources LIST        nvml, powercap, perf, hwmon, estimate (default: every sensor found)\n"
+    "  --idle MODE           none | stored | measure[:SECONDS] | WATTS\n"
+    "  --interval MS         sampling period (default 100)\n"
+    "  --cpu-tdp W           CPU TDP for the estimator\n"
+    "  --no-energy           measure no energy (a remote server, or a client benchmark)\n";
+
+enum {
+	O_BASE_URL = 2000,
+	O_MODEL,
+	O_ENDPOINT,
+	O_RATE,
+	O_BURSTINESS,
+	O_ARRIVAL,
+	O_NUM,
+	O_DURATION,
+	O_WARMUP,
+	O_MAXCONC,
+	O_COOLDOWN,
+	O_SEED,
+	O_TIMEOUT,
+	O_HTTP2,
+	O_MAXFAIL,
+	O_INLEN,
+	O_OUTLEN,
+	O_SPREAD,
+	O_DATASET,
+	O_IGNORE_EOS,
+	O_PCT,
+	O_SLO,
+	O_JSON,
+	O_REQUESTS,
+	O_DB,
+	O_NO_DB,
+	O_NO_ENERGY,
+	O_PARSER,
+	O_QUIET,
+};
+
+static const struct option longopts[] = {
+    {"base-url", required_argument, NULL, O_BASE_URL},
+    {"model", required_argument, NULL, O_MODEL},
+    {"endpoint", required_argument, NULL, O_ENDPOINT},
+    {"rate", required_argument, NULL, O_RATE},
+    {"burstiness", required_argument, NULL, O_BURSTINESS},
+    {"arrival", required_argument, NULL, O_ARRIVAL},
+    {"num-requests", required_argument, NULL, O_NUM},
+    {"duration", required_argument, NULL, O_DURATION},
+    {"warmup", required_argument, NULL, O_WARMUP},
+    {"max-concurrency", required_argument, NULL, O_MAXCONC},
+    {"cooldown", required_argument, NULL, O_COOLDOWN},
+    {"seed", required_argument, NULL, O_SEED},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"http2", no_argument, NULL, O_HTTP2},
+    {"max-failures", required_argument, NULL, O_MAXFAIL},
+    {"input-len", required_argument, NULL, O_INLEN},
+    {"output-len", required_argument, NULL, O_OUTLEN},
+    {"len-spread", required_argument, NULL, O_SPREAD},
+    {"dataset", required_argument, NULL, O_DATASET},
+    {"ignore-eos", no_argument, NULL, O_IGNORE_EOS},
+    {"percentiles", required_argument, NULL, O_PCT},
+    {"slo", required_argument, NULL, O_SLO},
+    {"json", required_argument, NULL, O_JSON},
+    {"requests", required_argument, NULL, O_REQUESTS},
+    {"db", required_argument, NULL, O_DB},
+    {"no-db", no_argument, NULL, O_NO_DB},
+    {"no-energy", no_argument, NULL, O_NO_ENERGY},
+    {"json-parser", required_argument, NULL, O_PARSER},
+    {"quiet", no_argument, NULL, O_QUIET},
+    MONITOR_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+struct sb_opts {
+	const char *base_url, *model, *dataset, *json_path, *requests_path, *db_path, *rate_arg;
+	enum lg_endpoint endpoint;
+	enum lg_arrival shape;
+	double burstiness, duration_s, cooldown_s, timeout_s, spread;
+	size_t num_requests, warmup, max_failures;
+	unsigned max_concurrency;
+	unsigned long seed;
+	int input_len, output_len;
+	bool ignore_eos, http2, no_db, no_energy, use_jansson, quiet, burst_set, arrival_set;
+	double pcts[LG_MAX_PCT];
+	size_t npct;
+	struct lg_slo slo;
+	struct gops_options mon;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static bool parse_size(const char *name, const char *arg, size_t min, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min) {
+		cmd_usage_error(VERB, "invalid value '%s' for --%s (expected a whole number >= %zu)", arg,
+		                name, min);
+		return false;
+	}
+	*out = (size_t)v;
+	return true;
+}
+
+static bool parse_pcts(const char *arg, struct sb_opts *o)
+{
+	char *copy = gops_xstrdup(arg), *save = NULL;
+	bool ok = copy != NULL;
+	o->npct = 0;
+	for (char *t = ok ? strtok_r(copy, ",", &save) : NULL; t && ok; t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		double v = strtod(t, &end);
+		if (end == t || *end || !(v > 0 && v < 100) || o->npct == LG_MAX_PCT) {
+			cmd_usage_error(
+			    VERB, "invalid percentile '%s' in --percentiles (at most %d, each in (0, 100))",
+			    t, LG_MAX_PCT);
+			ok = false;
+		} else {
+			o->pcts[o->npct++] = v;
+		}
+	}
+	free(copy);
+	return ok;
+}
+
+static bool parse_slo(const char *arg, struct lg_slo *slo)
+{
+	char *copy = gops_xstrdup(arg), *save = NULL;
+	bool ok = copy != NULL;
+	for (char *t = ok ? strtok_r(copy, ",", &save) : NULL; t && ok; t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':'), *end = NULL;
+		double v = colon ? strtod(colon + 1, &end) : NAN;
+		double *dst = NULL;
+		if (colon) {
+			*colon = 0;
+			dst = !strcmp(t, "ttft")   ? &slo->ttft_ms
+			      : !strcmp(t, "tpot") ? &slo->tpot_ms
+			      : !strcmp(t, "e2el") ? &slo->e2el_ms
+			                           : NULL;
+		}
+		if (!dst || !end || *end || !(v > 0)) {
+			cmd_usage_error(VERB, "invalid --slo '%s' (expected ttft:MS,tpot:MS,e2el:MS)", arg);
+			ok = false;
+		} else {
+			*dst = v;
+		}
+	}
+	free(copy);
+	return ok;
+}
+
+static int parse_args(int argc, char **argv, struct sb_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->endpoint = LG_ENDPOINT_COMPLETIONS;
+	o->shape = LG_ARRIVAL_POISSON;
+	o->burstiness = 1;
+	o->cooldown_s = 2;
+	o->timeout_s = 600;
+	o->input_len = 128;
+	o->output_len = 128;
+	o->max_failures = SIZE_MAX;
+	o->slo = (struct lg_slo){NAN, NAN, NAN};
+	gops_options_init(&o->mon);
+	optind = 1;
+	opterr = 0;
+	int c;
+	double v;
+	size_t z;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_BASE_URL:
+			o->base_url = optarg;
+			break;
+		case O_MODEL:
+			o->model = optarg;
+			break;
+		case O_ENDPOINT:
+			if (!strcmp(optarg, "completions"))
+				o->endpoint = LG_ENDPOINT_COMPLETIONS;
+			else if (!strcmp(optarg, "chat"))
+				o->endpoint = LG_ENDPOINT_CHAT;
+			else
+				return cmd_usage_error(VERB, "invalid --endpoint '%s' (completions or chat)",
+				                       optarg);
+			break;
+		case O_RATE:
+			o->rate_arg = optarg;
+			break;
+		case O_BURSTINESS:
+			if (!parse_double(VERB, "burstiness", optarg, 1e-3, 1e6, &o->burstiness))
+				return 2;
+			o->burst_set = true;
+			break;
+		case O_ARRIVAL:
+			if (!strcmp(optarg, "poisson"))
+				o->shape = LG_ARRIVAL_POISSON;
+			else if (!strcmp(optarg, "gamma"))
+				o->shape = LG_ARRIVAL_GAMMA;
+			else if (!strcmp(optarg, "constant"))
+				o->shape = LG_ARRIVAL_CONSTANT;
+			else
+				return cmd_usage_error(
+				    VERB, "invalid --arrival '%s' (poisson, gamma or constant)", optarg);
+			o->arrival_set = true;
+			break;
+		case O_NUM:
+			if (!parse_size("num-requests", optarg, 1, &o->num_requests))
+				return 2;
+			break;
+		case O_DURATION:
+			if (!parse_double(VERB, "duration", optarg, 0.001, 30 * 86400, &o->duration_s))
+				return 2;
+			break;
+		case O_WARMUP:
+			if (!parse_size("warmup", optarg, 0, &o->warmup))
+				return 2;
+			break;
+		case O_MAXCONC:
+			if (!parse_size("max-concurrency", optarg, 1, &z) || z > 1000000)
+				return z > 1000000 ? cmd_usage_error(VERB, "--max-concurrency is too large")
+				                   : 2;
+			o->max_concurrency = (unsigned)z;
+			break;
+		case O_COOLDOWN:
+			if (!parse_double(VERB, "cooldown", optarg, 0, 3600, &o->cooldown_s))
+				return 2;
+			break;
+		case O_SEED:
+			if (!parse_size("seed", optarg, 0, &z))
+				return 2;
+			o->seed = (unsigned long)z;
+			break;
+		case O_TIMEOUT:
+			if (!parse_double(VERB, "timeout", optarg, 0.001, 86400, &o->timeout_s))
+				return 2;
+			break;
+		case O_HTTP2:
+			o->http2 = true;
+			break;
+		case O_MAXFAIL:
+			if (!parse_size("max-failures", optarg, 0, &o->max_failures))
+				return 2;
+			break;
+		case O_INLEN:
+			if (!parse_double(VERB, "input-len", optarg, 1, 1000000, &v))
+				return 2;
+			o->input_len = (int)v;
+			break;
+		case O_OUTLEN:
+			if (!parse_double(VERB, "output-len", optarg, 1, 1000000, &v))
+				return 2;
+			o->output_len = (int)v;
+			break;
+		case O_SPREAD:
+			if (!parse_double(VERB, "len-spread", optarg, 0, 0.99, &o->spread))
+				return 2;
+			break;
+		case O_DATASET:
+			o->dataset = optarg;
+			break;
+		case O_IGNORE_EOS:
+			o->ignore_eos = true;
+			break;
+		case O_PCT:
+			if (!parse_pcts(optarg, o))
+				return 2;
+			break;
+		case O_SLO:
+			if (!parse_slo(optarg, &o->slo))
+				return 2;
+			break;
+		case O_JSON:
+			o->json_path = optarg;
+			break;
+		case O_REQUESTS:
+			o->requests_path = optarg;
+			break;
+		case O_DB:
+			o->db_path = optarg;
+			break;
+		case O_NO_DB:
+			o->no_db = true;
+			break;
+		case O_NO_ENERGY:
+			o->no_energy = true;
+			break;
+		case O_PARSER:
+			if (strcmp(optarg, "fast") && strcmp(optarg, "jansson"))
+				return cmd_usage_error(VERB, "invalid --json-parser '%s' (fast or jansson)",
+				                       optarg);
+			o->use_jansson = !strcmp(optarg, "jansson");
+			break;
+		case O_QUIET:
+			o->quiet = true;
+			break;
+		case ':':
+			return cmd_usage_error(VERB, "option '%s' needs a value", argv[optind - 1]);
+		case '?':
+			return cmd_usage_error(VERB, "unknown option '%s'", argv[optind - 1]);
+		default: {
+			int r = monitor_opt(VERB, c, optarg, &o->mon);
+			if (r < 0)
+				return 2;
+			if (r == 0)
+				return cmd_usage_error(VERB, "unknown option '%s'", argv[optind - 1]);
+		}
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(VERB, "unexpected argument '%s'", argv[optind]);
+	if (!o->base_url)
+		return cmd_usage_error(VERB, "--base-url is required");
+	if (strncmp(o->base_url, "http://", 7) && strncmp(o->base_url, "https://", 8))
+		return cmd_usage_error(
+		    VERB, "invalid --base-url '%s' (expected http://HOST:PORT or https://...)", o->base_url);
+	if (!o->model)
+		return cmd_usage_error(VERB, "--model is required");
+	if (!o->rate_arg)
+		return cmd_usage_error(VERB, "--rate is required (requests/s, a list, 'inf' or 'trace')");
+	if (o->num_requests && o->duration_s > 0)
+		return cmd_usage_error(VERB, "--num-requests and --duration exclude each other");
+	if (o->db_path && o->no_db)
+		return cmd_usage_error(VERB, "--db and --no-db exclude each other");
+	if (o->burst_set && o->arrival_set && o->shape != LG_ARRIVAL_GAMMA && o->burstiness != 1)
+		return cmd_usage_error(VERB, "--burstiness applies to gamma arrivals only");
+	if (o->burst_set && !o->arrival_set && o->burstiness != 1)
+		o->shape = LG_ARRIVAL_GAMMA;
+	return 0;
+}
+
+/* ---- the energy seam, backed by the monitor ---- */
+
+static int e_begin(void *ctx, const char *w, int64_t t)
+{
+	return gops_monitor_begin_window(ctx, w, t);
+}
+
+static int e_end(void *ctx, const char *w, int64_t t, double units)
+{
+	gops_monitor_add_units(ctx, w, units);
+	return gops_monitor_end_window(ctx, w, t);
+}
+
+static int e_get(void *ctx, const char *w, struct lg_energy_value *out)
+{
+	const struct gops_result *r = gops_monitor_result(ctx);
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; r && i < r->n_windows; i++)
+		if (!strcmp(r->windows[i].name, w)) {
+			const struct gops_window_result *x = &r->windows[i];
+			out->valid = !isnan(x->energy_j);
+			out->energy_j = x->energy_j;
+			out->dynamic_energy_j = x->dynamic_energy_j;
+			out->uncertainty_j = x->uncertainty_j;
+			out->duration_s = x->end_s - x->start_s;
+			return out->valid ? 0 : -ENODATA;
+		}
+	return -ENOENT;
+}
+
+static const struct lg_energy_ops monitor_ops = {e_begin, e_end, e_get};
+
+/* ---- progress and tables ---- */
+
+struct ui {
+	bool tty, quiet;
+	char label[32];
+	size_t printed_len;
+};
+
+static void on_progress(void *ctx, const struct lg_progress *p)
+{
+	struct ui *u = ctx;
+	if (u->quiet)
+		return;
+	double rate = p->elapsed_s > 0 ? p->sent / p->elapsed_s : 0;
+	if (!u->tty) {
+		fprintf(stderr,
+		        "serve-bench: rate=%s: %zu/%zu sent, %zu finished, %zu failed, %zu in flight, %.1f "
+		        "req/s\n",
+		        u->label, p->sent, p->total, p->finished, p->failed, p->in_flight, rate);
+		return;
+	}
+	double frac = p->total ? (double)p->finished / p->total : 0;
+	int width = 24, fill = (int)(frac * width + 0.5);
+	char bar[32];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[width] = 0;
+	double eta = p->planned_s - p->elapsed_s;
+	char etas[32];
+	if (eta > 0)
+		snprintf(etas, sizeof etas, "ETA %.0fs", eta);
+	else
+		snprintf(etas, sizeof etas, "draining");
+	char held[32] = "";
+	if (p->held)
+		snprintf(held, sizeof held, " held %zu", p->held);
+	fprintf(stderr,
+	        "\r\033[Krate=%s [%s] %3.0f%% sent %zu/%zu done %zu err %zu inflight %zu%s %.1f req/s %s",
+	        u->label, bar, frac * 100, p->sent, p->total, p->finished, p->failed, p->in_flight, held,
+	        rate, etas);
+	fflush(stderr);
+	u->printed_len = 1;
+}
+
+static void on_run_begin(void *ctx, size_t i, const struct lg_bench_run *r)
+{
+	struct ui *u = ctx;
+	lg_rate_label(&r->rate, u->label, sizeof u->label);
+}
+
+static void clear_line(struct ui *u)
+{
+	if (u->tty && u->printed_len) {
+		fprintf(stderr, "\r\033[K");
+		u->printed_len = 0;
+	}
+}
+
+static void on_run_end(void *ctx, size_t i, const struct lg_bench_run *r)
+{
+	struct ui *u = ctx;
+	clear_line(u);
+	if (u->quiet)
+		return;
+	const struct lg_summary *s = &r->sum;
+	fprintf(stderr,
+	        "serve-bench: rate=%s: %zu completed, %zu failed in %.2f s; %.2f req/s (schedule %.2f, sent "
+	        "at %.2f); "
+	        "TTFT p50 %.1f ms; lateness p99 %.3f ms\n",
+	        u->label, s->completed, s->failed, s->duration_s, s->request_throughput, s->schedule_rate,
+	        s->achieved_rate, s->ttft.median, s->lateness.p99);
+	for (size_t k = 0; k < s->n_reasons; k++)
+		fprintf(stderr, "  failed: %zu x %s (e.g. %s)\n", s->reasons[k].count, s->reasons[k].label,
+		        s->reasons[k].example);
+}
+
+static const char *fmt(char *buf, size_t len, double x, const char *f)
+{
+	if (isnan(x))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, f, x);
+	return buf;
+}
+
+static void print_table(const struct lg_bench *b)
+{
+	char c[12][24];
+	fprintf(stderr, "\n%-8s %9s %9s %6s %5s %9s %9s %9s %9s %9s %10s %10s %10s\n", "rate", "schedule",
+	        "achieved", "done", "fail", "req/s", "tok/s", "TTFT p50", "TPOT p50", "E2EL p99", "J/req",
+	        "J/token", "steady J/req");
+	for (size_t i = 0; i < b->n_runs; i++) {
+		const struct lg_bench_run *r = &b->runs[i];
+		const struct lg_summary *s = &r->sum;
+		char label[32];
+		lg_rate_label(&r->rate, label, sizeof label);
+		fprintf(stderr, "%-8s %9s %9s %6zu %5zu %9s %9s %9s %9s %9s %10s %10s %10s\n", label,
+		        fmt(c[0], 24, s->schedule_rate, "%.2f"), fmt(c[1], 24, s->achieved_rate, "%.2f"),
+		        s->completed, s->failed, fmt(c[2], 24, s->request_throughput, "%.2f"),
+		        fmt(c[3], 24, s->output_token_throughput, "%.1f"),
+		        fmt(c[4], 24, s->ttft.median, "%.1f"), fmt(c[5], 24, s->tpot.median, "%.2f"),
+		        fmt(c[6], 24, s->e2el.p99, "%.1f"),
+		        fmt(c[7], 24, lg_run_energy_per_request(r, false, false), "%.4g"),
+		        fmt(c[8], 24, lg_run_energy_per_token(r, false, false), "%.4g"),
+		        fmt(c[9], 24, lg_run_energy_per_request(r, true, false), "%.4g"));
+	}
+	fprintf(stderr, "(latencies in ms from each request's scheduled arrival; energy in joules)\n");
+	if (b->n_runs < 2)
+		return;
+	struct lg_saturation s;
+	lg_bench_saturation(b, &s);
+	if (!isnan(s.throughput_saturated_at))
+		fprintf(stderr,
+		        "saturation: completions fall behind arrivals from %g req/s; highest throughput %.2f "
+		        "req/s\n",
+		        s.throughput_saturated_at, s.max_request_throughput);
+	else
+		fprintf(stderr, "saturation: every rate kept up; highest throughput %.2f req/s\n",
+		        s.max_request_throughput);
+	if (!isnan(s.energy_floor_at))
+		fprintf(stderr, "energy per request (%s) stops falling at %g req/s; lowest at %g req/s\n",
+		        s.energy_from_steady ? "steady state" : "whole run", s.energy_floor_at,
+		        s.energy_min_at);
+	else if (!isnan(s.energy_min_at))
+		fprintf(stderr, "energy per request (%s) falls across the whole sweep; lowest at %g req/s\n",
+		        s.energy_from_steady ? "steady state" : "whole run", s.energy_min_at);
+}
+
+static double rel_s(int64_t t, int64_t origin)
+{
+	return t ? (double)(t - origin) / 1e9 : NAN;
+}
+
+static int write_requests(const char *path, const struct lg_bench *b)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
+	fprintf(f, "run,rate,index,warmup,status,error_kind,http_status,scheduled_s,admit_s,start_s,sent_s,"
+	           "first_token_s,end_s,prompt_tokens,output_tokens,usage,chunks,error\n");
+	for (size_t i = 0; i < b->n_runs; i++) {
+		const struct lg_run *run = &b->runs[i].run;
+		char label[32];
+		lg_rate_label(&b->runs[i].rate, label, sizeof label);
+		int64_t o = run->rec[run->n_warmup].t_sched;
+		for (size_t k = 0; k < run->n; k++) {
+			const struct lg_record *r = &run->rec[k];
+			const char *st = r->status == LG_OK       ? "ok"
+			                 : r->status == LG_FAILED ? "failed"
+			                                          : "not_sent";
+			fprintf(f, "%zu,%s,%zu,%d,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%d,%d,%d,\"", i,
+			        label, k, r->warmup, st,
+			        r->status == LG_FAILED ? lg_err_name((enum lg_err)r->err) : "",
+			        r->http_status, rel_s(r->t_sched, o), rel_s(r->t_admit, o),
+			        rel_s(r->t_start, o), rel_s(r->t_sent, o), rel_s(r->t_first, o),
+			        rel_s(r->t_end, o), r->prompt_tokens, r->output_tokens, r->usage, r->chunks);
+			for (const char *p = r->error ? r->error : ""; *p; p++)
+				fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
+			fputs("\"\n", f);
+		}
+	}
+	if (fclose(f) != 0)
+		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int write_json(const char *path, json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	if (!text)
+		return cmd_error(VERB, "cannot encode the results as JSON");
+	bool out = path[0] == '-' && !path[1];
+	FILE *f = out ? stdout : fopen(path, "w");
+	int rc = 0;
+	if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0)
+		rc = -1;
+	if (f && !out && fclose(f) != 0)
+		rc = -1;
+	free(text);
+	if (rc)
+		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static void raise_fd_limit(void)
+{
+	/* An open-loop client at high rates holds many connections at once. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static json_t *config_json(const struct sb_opts *o, const char *url, const struct lg_dataset *ds)
+{
+	json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:f,s:I,s:I,s:b,s:I}", "base_url", o->base_url, "url", url,
+	                      "model", o->model, "endpoint",
+	                      o->endpoint == LG_ENDPOINT_CHAT ? "chat" : "completions", "burstiness",
+	                      o->burstiness, "seed", (json_int_t)o->seed, "warmup", (json_int_t)o->warmup,
+	                      "ignore_eos", o->ignore_eos, "max_concurrency", (json_int_t)o->max_concurrency);
+	json_object_set_new(c, "rates", json_string(o->rate_arg));
+	json_object_set_new(c, "num_requests",
+	                    o->num_requests ? json_integer((json_int_t)o->num_requests) : json_null());
+	json_object_set_new(c, "duration_s", o->duration_s > 0 ? json_real(o->duration_s) : json_null());
+	json_object_set_new(c, "dataset", o->dataset ? json_string(o->dataset) : json_null());
+	json_object_set_new(c, "input_len", o->dataset ? json_null() : json_integer(o->input_len));
+	json_object_set_new(c, "output_len", json_integer(o->output_len));
+	json_object_set_new(c, "len_spread", json_real(o->spread));
+	json_object_set_new(c, "dataset_items", json_integer((json_int_t)ds->n));
+	json_object_set_new(c, "http", json_string(o->http2 ? "2" : "1.1"));
+	json_object_set_new(c, "cooldown_s", json_real(o->cooldown_s));
+	return c;
+}
 
 int cmd_serve_bench(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cmd_error("serve-bench", "not built yet");
+	struct sb_opts o;
+	int rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	char err[512] = "";
+	struct lg_rate *rates = NULL;
+	size_t n_rates = 0;
+	if (lg_parse_rates(o.rate_arg, &rates, &n_rates, err, sizeof err))
+		return cmd_usage_error(VERB, "%s", err);
+	struct lg_body_opts bo = {
+	    .endpoint = o.endpoint, .model = o.model, .output_len = o.output_len, .ignore_eos = o.ignore_eos};
+	struct lg_dataset ds;
+	bool has_trace = false;
+	for (size_t i = 0; i < n_rates; i++)
+		has_trace |= rates[i].kind == LG_ARRIVAL_TRACE;
+	if (!o.num_requests && !(o.duration_s > 0) && !has_trace) {
+		free(rates);
+		return cmd_usage_error(VERB, "--num-requests or --duration is required");
+	}
+	if (o.dataset)
+		rc = lg_dataset_load(&ds, o.dataset, &bo, err, sizeof err);
+	else if (has_trace)
+		rc = -EINVAL, snprintf(err, sizeof err, "--rate trace needs a --dataset with timestamps");
+	else {
+		size_t n = o.num_requests ? o.num_requests + o.warmup : 4096;
+		rc = lg_dataset_synthetic(&ds, n < 4096 ? n : 4096, o.input_len, o.output_len, o.spread,
+		                          o.seed, &bo, err, sizeof err);
+	}
+	if (rc) {
+		free(rates);
+		return cmd_error(VERB, "%s", err);
+	}
+	if (has_trace && !ds.has_timestamps) {
+		lg_dataset_release(&ds);
+		free(rates);
+		return cmd_error(VERB, "--rate trace needs a 'timestamp' on every line of '%s'", o.dataset);
+	}
+	size_t ulen = strlen(o.base_url);
+	while (ulen && o.base_url[ulen - 1] == '/')
+		ulen--;
+	bool has_v1 = ulen >= 3 && !strncmp(o.base_url + ulen - 3, "/v1", 3);
+	const char *path = lg_endpoint_path(o.endpoint);
+	char *url = gops_xasprintf("%.*s%s", (int)ulen, o.base_url, has_v1 ? path + 3 : path);
+	raise_fd_limit();
+	struct lg_client_opts co = {
+	    .url = url,
+	    .api_key = getenv("OPENAI_API_KEY"),
+	    .http_version = o.http2 ? 2 : 1,
+	    .max_concurrency = o.max_concurrency,
+	    .timeout_ms = (long)(o.timeout_s * 1000),
+	    .use_jansson = o.use_jansson,
+	};
+	struct lg_client *client = NULL;
+	gops_monitor *mon = NULL;
+	struct gops_idle_value *idle_vals = NULL;
+	char **idle_names = NULL;
+	size_t n_idle = 0;
+	struct lg_bench bench = {0};
+	json_t *j = NULL;
+	int status = 0;
+	if (lg_client_new(&client, &co, err, sizeof err)) {
+		status = cmd_error(VERB, "%s", err);
+		goto out;
+	}
+	/* One request first: a wrong URL or model is a usage problem, not a benchmark result. */
+	{
+		int64_t zero = 0;
+		struct lg_run pre;
+		struct lg_run_spec ps = {.offsets = &zero, .n = 1, .ds = &ds, .failures_allowed = SIZE_MAX};
+		if (lg_client_run(client, &ps, &pre, err, sizeof err)) {
+			status = cmd_error(VERB, "%s", err);
+			goto out;
+		}
+		if (pre.rec[0].status != LG_OK) {
+			status = cmd_error(VERB, "the first request to '%s' failed: %s", url,
+			                   pre.rec[0].error ? pre.rec[0].error : "unknown error");
+			lg_run_release(&pre);
+			goto out;
+		}
+		lg_run_release(&pre);
+	}
+	char note[300] = "";
+	if (!o.no_db && !o.no_energy &&
+	    serve_bench_load_idle(o.db_path, &o.mon, &idle_vals, &idle_names, &n_idle) < 0) {
+		status = 1;
+		goto out;
+	}
+	if (o.no_energy) {
+		snprintf(note, sizeof note, "--no-energy");
+	} else if ((rc = gops_monitor_new(&mon, &o.mon)) < 0) {
+		snprintf(note, sizeof note, "%s", mon ? gops_monitor_error(mon) : strerror(-rc));
+		gops_monitor_free(mon);
+		mon = NULL;
+	} else if ((rc = gops_monitor_start(mon)) < 0) {
+		snprintf(note, sizeof note, "%s", gops_monitor_error(mon));
+		gops_monitor_free(mon);
+		mon = NULL;
+	}
+	if (!mon && !o.no_energy)
+		fprintf(stderr, "greenops %s: warning: energy not measured (%s); energy fields are null\n",
+		        VERB, note);
+	struct ui ui = {.tty = isatty(2), .quiet = o.quiet};
+	struct lg_bench_opts bopts = {
+	    .rates = rates,
+	    .n_rates = n_rates,
+	    .shape = o.shape,
+	    .burstiness = o.burstiness,
+	    .num_requests = o.num_requests,
+	    .duration_s = o.duration_s,
+	    .warmup = o.warmup,
+	    .seed = o.seed,
+	    .cooldown_s = o.cooldown_s,
+	    .pcts = o.pcts,
+	    .npct = o.npct,
+	    .slo = o.slo,
+	    .max_failures = o.max_failures,
+	    .ds = &ds,
+	    .client = client,
+	    .energy = mon ? &monitor_ops : NULL,
+	    .energy_ctx = mon,
+	    .progress = on_progress,
+	    .progress_ctx = &ui,
+	    .progress_every_ns = ui.tty ? 200000000LL : 10000000000LL,
+	    .run_begin = on_run_begin,
+	    .run_end = on_run_end,
+	    .run_ctx = &ui,
+	    .stop = &stop_flag,
+	};
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = lg_bench_run(&bench, &bopts, err, sizeof err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	clear_line(&ui);
+	if (rc)
+		status = cmd_error(VERB, "%s", err);
+	if (mon) {
+		if (gops_monitor_stop_at(mon, bench.t_end ? bench.t_end : gops_now_ns()) < 0) {
+			snprintf(note, sizeof note, "%s", gops_monitor_error(mon));
+			fprintf(stderr,
+			        "greenops %s: warning: energy not measured (%s); energy fields are null\n",
+			        VERB, note);
+			lg_bench_fill_energy(&bench, NULL, NULL, note);
+		} else if (isnan(gops_monitor_result(mon)->energy_j)) {
+			/* The monitor ran but found nothing to read: say why, never report 0 J. */
+			const char *const *notes = NULL;
+			size_t nn = gops_monitor_notes(mon, &notes);
+			snprintf(note, sizeof note, "%s",
+			         nn ? notes[nn - 1] : "no energy domain was measured");
+			fprintf(stderr,
+			        "greenops %s: warning: energy not measured (%s); energy fields are null\n",
+			        VERB, note);
+			lg_bench_fill_energy(&bench, NULL, NULL, note);
+		} else {
+			lg_bench_fill_energy(&bench, &monitor_ops, mon, NULL);
+		}
+	} else {
+		lg_bench_fill_energy(&bench, NULL, NULL, note);
+	}
+	if (bench.n_runs && !o.quiet)
+		print_table(&bench);
+	j = lg_bench_json(&bench, &bopts);
+	json_object_set_new(j, "config", config_json(&o, url, &ds));
+	if (mon && gops_monitor_result(mon)) {
+		char *mj = gops_result_to_json(gops_monitor_result(mon), 0, 0);
+		json_t *m = mj ? json_loads(mj, 0, NULL) : NULL;
+		free(mj);
+		if (m)
+			json_object_set_new(j, "measurement", m);
+	}
+	if (o.json_path && write_json(o.json_path, j))
+		status = status ? status : 1;
+	if (o.requests_path && write_requests(o.requests_path, &bench))
+		status = status ? status : 1;
+	if (!o.no_db && bench.n_runs) {
+		long long id = serve_bench_store(o.db_path, argc, argv, &bench, j, mon, status);
+		if (id < 0)
+			status = status ? status : 1;
+		else if (!o.quiet)
+			fprintf(stderr, "greenops %s: stored as run %lld ('greenops show %lld', 'greenops export-csv requests --run %lld')\n",
+				VERB, id, id, id);
+	}
+	if (bench.client_behind) {
+		cmd_error(VERB,
+		          "the client fell more than %.0f s behind its schedule at rate %s; it cannot "
+		          "produce that rate on this machine (see 'client_cpu_us_per_request'); the sweep "
+		          "was stopped",
+		          LG_MAX_BEHIND_NS / 1e9, ui.label);
+		status = status ? status : 1;
+	} else if (bench.too_many_failures) {
+		cmd_error(VERB, "more than %zu requests failed (%zu); the sweep was stopped", o.max_failures,
+		          bench.failures);
+		status = status ? status : 1;
+	} else if (bench.stopped) {
+		fprintf(stderr, "greenops %s: interrupted; partial results written\n", VERB);
+		status = status ? status : 130;
+	}
+out:
+	json_decref(j);
+	serve_bench_idle_release(idle_vals, idle_names, n_idle);
+	lg_bench_release(&bench);
+	gops_monitor_free(mon);
+	lg_client_free(client);
+	lg_dataset_release(&ds);
+	free(url);
+	free(rates);
+	return status;
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Client capacity of `greenops serve-bench`: the highest Poisson rate at which it still holds
+# its schedule (achieved >= 99% of the schedule's own rate, arrival lateness p99 <= 1 ms, no
+# failure) against bench/serve_capacity_server on loopback, with a response's 16 events in one
+# write (burst) and one event per write (split), plus the client's CPU time per request.
+# Usage: bench/serve_capacity.sh [BUILD] [--rates "5000 10000 ..."] [--duration S] [--parser fast|jansson]
+set -u
+BUILD=${1:-build}
+[ $# -gt 0 ] && shift
+RATES="5000 10000 15000 20000 22500 25000 27500 30000 35000 40000"
+DURATION=3
+PARSER=fast
+MODES="burst split"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rates) RATES=$2; shift 2 ;;
+	--duration) DURATION=$2; shift 2 ;;
+	--parser) PARSER=$2; shift 2 ;;
+	--modes) MODES=$2; shift 2 ;;
+	*) echo "usage: $0 [BUILD] [--rates LIST] [--duration S] [--parser fast|jansson] [--modes 'burst split']" >&2; exit 2 ;;
+	esac
+done
+make -s -j2 BUILD="$BUILD" "$BUILD/greenops" "$BUILD/bench/serve_capacity_server" || exit 1
+GREENOPS=$BUILD/greenops
+SERVER=$BUILD/bench/serve_capacity_server
+TMP=$(mktemp -d)
+SPID=""
+trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$TMP"' EXIT
+# Two cores: the server gets one, the client the other.
+pin_server="" pin_client=""
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server="taskset -c 0"; pin_client="taskset -c 1"; fi
+
+start_server() {
+	: >"$TMP/port"
+	$pin_server "$SERVER" "$@" >"$TMP/port" &
+	SPID=$!
+	for _ in $(seq 100); do
+		PORT=$(awk '/^PORT/ {print $2}' "$TMP/port")
+		[ -n "$PORT" ] && return 0
+		sleep 0.05
+	done
+	echo "serve_capacity: the server did not start" >&2
+	exit 1
+}
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), parser $PARSER"
+for mode in $MODES; do
+	# split: one event per write, 100 us apart, so that the client reads each event alone.
+	if [ "$mode" = split ]; then start_server --mode split --gap-us 100; else start_server --mode burst; fi
+	best="" best_cpu=""
+	printf '%-6s %8s %9s %9s %9s %11s %11s %8s %7s %6s\n' mode rate schedule achieved ratio "late p99 ms" "cpu us/req" "reads" failed holds
+	for rate in $RATES; do
+		$pin_client "$GREENOPS" serve-bench --base-url "http://127.0.0.1:$PORT" --model bench --rate "$rate" \
+			--duration "$DURATION" --output-len 16 --input-len 8 --no-energy --no-db --quiet --cooldown 0 \
+			--json-parser "$PARSER" --timeout 10 --json "$TMP/r.json" 2>"$TMP/err" || { cat "$TMP/err"; break; }
+		line=$(python3 - "$TMP/r.json" "$mode" "$rate" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["runs"][0]
+ratio = r["achieved_rate"] / r["schedule_rate"]
+late = r["lateness_ms"]["p99"]
+holds = ratio >= 0.99 and late <= 1.0 and r["failed"] == 0 and r["not_sent"] == 0
+print("%-6s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %8.2f %7d %6s" % (sys.argv[2], sys.argv[3], r["schedule_rate"],
+      r["achieved_rate"], ratio, late, r["client_cpu_us_per_request"], r["reads_per_response"] or 0,
+      r["failed"], "yes" if holds else "no"))
+PY
+)
+		echo "$line"
+		case $line in
+		*yes) best=$rate; best_cpu=$(echo "$line" | awk '{print $7}') ;;
+		*) break ;;
+		esac
+	done
+	echo "# $mode: holds the schedule up to ${best:-none} req/s (client CPU ${best_cpu:-?} us/request there)"
+	kill "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
+	SPID=""
+done
+if command -v wrk >/dev/null; then
+	start_server --mode burst
+	cat >"$TMP/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"bench","prompt":"a b c","max_tokens":16,"stream":true,"stream_options":{"include_usage":true}}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+	echo "# wrk (closed loop, 1 thread, 64 connections, same server, burst):"
+	$pin_client wrk -t1 -c64 -d5s -s "$TMP/post.lua" "http://127.0.0.1:$PORT/v1/completions" | grep -E "Requests/sec|Latency"
+fi

@@ -1,0 +1,768 @@
+/* The libcurl-multi loop behind serve-bench (curl's 10-at-a-time pattern, made open-loop):
+ * one thread, easy handles reused from a pool so connections and buffers are reused too,
+ * libcurl's socket interface on epoll with a timerfd armed at the next scheduled arrival,
+ * and every event parsed in the write callback as it arrives. It owns the per-request
+ * records of a run. */
+#include "loadgen/client.h"
+
+#include "loadgen/sse.h"
+#include "lib/util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Big enough that a whole response of short events arrives in one read; libcurl keeps one
+ * such buffer per easy handle, so it is not the 10 MB maximum. */
+#define RECV_BUFFER (128 * 1024)
+#define MAX_EVENT   (1024 * 1024) /* one event larger than this is a malformed stream */
+#define ERR_BODY    2048          /* what is kept of an error response's body */
+#define POLL_CAP_MS 100           /* wake at least this often for progress and the stop flag */
+/* libcurl (7.88) walks a host's connections to find an idle one for every new transfer, and
+ * its whole cache on every curl_multi_remove_handle; connections left over from a burst make
+ * every later request slower, which makes the client late, which opens more connections. So
+ * the cache is sized to twice the recent peak of requests in flight (this second's and the
+ * last one's): enough to reuse every connection under steady load, and after a burst the idle
+ * surplus is closed. */
+#define MIN_IDLE_CONNS 64
+#define LAUNCH_BATCH   128
+#define PEAK_WINDOW_NS 1000000000LL
+
+/* What the event callback reports back to the write callback. */
+#define EV_FAIL 1
+
+struct slot {
+	CURL *easy;
+	struct lg_client *cl;
+	struct lg_run *run;
+	size_t req;
+	struct lg_sse sse;
+	struct lg_buf body; /* error responses only */
+	uint32_t *gaps;
+	size_t n_gaps, cap_gaps;
+	int64_t t_read, t_last_chunk;
+	int64_t usage_tokens, prompt_tokens;
+	int32_t chunks, reads;
+	long http_status;
+	bool status_checked, done_seen, finished;
+	enum lg_err fail;
+	char fail_msg[200];
+	char curl_err[CURL_ERROR_SIZE];
+	struct slot *next_free;
+};
+
+struct lg_client {
+	CURLM *multi;
+	struct curl_slist *headers;
+	struct lg_client_opts o;
+	char *url;
+	struct slot **slots; /* every slot ever made, for freeing */
+	size_t n_slots, cap_slots;
+	struct slot *free_list;
+	size_t peak_now, peak_prev; /* most requests in flight in this and the last window */
+	int64_t peak_window_end;
+	long maxconnects;
+	int epfd;          /* libcurl's sockets and the arrival timer */
+	int tfd;           /* timerfd armed at the next deadline (arrival or libcurl's timer) */
+	int64_t tfd_armed; /* the deadline it is armed for, 0 none */
+	int64_t curl_due;  /* libcurl's timer, CLOCK_MONOTONIC ns; 0 none */
+};
+
+const char *lg_err_name(enum lg_err e)
+{
+	static const char *const names[] = {
+	    [LG_ERR_NONE] = "none",
+	    [LG_ERR_CONNECT] = "connection failed",
+	    [LG_ERR_TIMEOUT] = "timeout",
+	    [LG_ERR_HTTP] = "http error",
+	    [LG_ERR_EVENT] = "error event",
+	    [LG_ERR_MALFORMED] = "malformed stream",
+	    [LG_ERR_DROPPED] = "connection dropped",
+	    [LG_ERR_NO_TOKENS] = "no tokens",
+	    [LG_ERR_TRANSPORT] = "transport error",
+	    [LG_ERR_ABORTED] = "aborted",
+	};
+	return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
+}
+
+static void slot_fail(struct slot *s, enum lg_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void slot_fail(struct slot *s, enum lg_err e, const char *fmt, ...)
+{
+	if (s->fail)
+		return; /* the first reason is the real one */
+	s->fail = e;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->fail_msg, sizeof s->fail_msg, fmt, ap);
+	va_end(ap);
+	/* Messages quote server bytes, cut anywhere: keep them plain ASCII so that every
+	 * output (JSON, CSV, terminal) can carry them. */
+	for (char *p = s->fail_msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+}
+
+static int push_gap(struct slot *s, int64_t gap_ns)
+{
+	if (s->n_gaps == s->cap_gaps) {
+		size_t cap = s->cap_gaps ? s->cap_gaps * 2 : 64;
+		uint32_t *p = realloc(s->gaps, cap * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		s->gaps = p;
+		s->cap_gaps = cap;
+	}
+	int64_t us = gap_ns / 1000;
+	s->gaps[s->n_gaps++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	return 0;
+}
+
+static int on_event(void *ctx, const char *event, const char *data, size_t len)
+{
+	struct slot *s = ctx;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		s->done_seen = true;
+		return 0;
+	}
+	if (s->done_seen) {
+		slot_fail(s, LG_ERR_MALFORMED, "event after [DONE]");
+		return EV_FAIL;
+	}
+	struct lg_chunk c;
+	int rc = s->cl->o.use_jansson ? lg_chunk_parse_jansson(data, len, &c) : lg_chunk_parse(data, len, &c);
+	if (rc) {
+		slot_fail(s, LG_ERR_MALFORMED, "event is not a JSON object: '%.60s'", data);
+		return EV_FAIL;
+	}
+	if (c.is_error || !strcmp(event, "error")) {
+		slot_fail(s, LG_ERR_EVENT, "error event: %s", c.err_msg[0] ? c.err_msg : data);
+		return EV_FAIL;
+	}
+	if (c.has_usage) {
+		if (c.completion_tokens >= 0)
+			s->usage_tokens = c.completion_tokens;
+		if (c.prompt_tokens >= 0)
+			s->prompt_tokens = c.prompt_tokens;
+	}
+	if (c.has_choices && c.text_len > 0) {
+		struct lg_record *r = &s->run->rec[s->req];
+		if (r->t_first == 0)
+			r->t_first = s->t_read;
+		else if (push_gap(s, s->t_read - s->t_last_chunk)) {
+			slot_fail(s, LG_ERR_TRANSPORT, "out of memory");
+			return EV_FAIL;
+		}
+		s->t_last_chunk = s->t_read;
+		s->chunks++;
+	}
+	if (c.finished)
+		s->finished = true;
+	return 0;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct slot *s = ctx;
+	size_t n = size * nmemb;
+	s->t_read = gops_now_ns();
+	s->reads++;
+	if (!s->status_checked) {
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->http_status);
+		s->status_checked = true;
+	}
+	if (s->http_status < 200 || s->http_status > 299) {
+		size_t room = ERR_BODY - s->body.len;
+		lg_buf_add(&s->body, p, n < room ? n : room);
+		return n;
+	}
+	int rc = lg_sse_feed(&s->sse, p, n);
+	if (rc == -E2BIG)
+		slot_fail(s, LG_ERR_MALFORMED, "an event is larger than %d bytes", MAX_EVENT);
+	else if (rc < 0)
+		slot_fail(s, LG_ERR_TRANSPORT, "out of memory");
+	return rc ? 0 : n; /* 0 makes libcurl abort the transfer */
+}
+
+static struct slot *slot_new(struct lg_client *c)
+{
+	if (c->n_slots == c->cap_slots) {
+		size_t cap = c->cap_slots ? c->cap_slots * 2 : 64;
+		struct slot **v = realloc(c->slots, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		c->slots = v;
+		c->cap_slots = cap;
+	}
+	struct slot *s = calloc(1, sizeof *s);
+	if (!s || !(s->easy = curl_easy_init())) {
+		free(s);
+		return NULL;
+	}
+	s->cl = c;
+	lg_sse_init(&s->sse, MAX_EVENT, on_event, s);
+	lg_buf_init(&s->body, ERR_BODY);
+	CURL *e = s->easy;
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->curl_err);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
+	if (c->o.timeout_ms > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->o.timeout_ms);
+	/* libcurl waits 300 s for a connection by default; a server that cannot accept one in
+	 * 10 s is failing, and waiting would stall the schedule behind it. */
+	long ct = c->o.timeout_ms > 0 && c->o.timeout_ms < 10000 ? c->o.timeout_ms : 10000;
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct);
+	if (c->o.http_version == 2) {
+		bool tls = strncmp(c->url, "https:", 6) == 0;
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+		                 tls ? (long)CURL_HTTP_VERSION_2TLS
+		                     : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* multiplex rather than open connections */
+	} else {
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	}
+	c->slots[c->n_slots++] = s;
+	return s;
+}
+
+static void slot_free(struct slot *s)
+{
+	curl_easy_cleanup(s->easy);
+	lg_sse_release(&s->sse);
+	lg_buf_release(&s->body);
+	free(s->gaps);
+	free(s);
+}
+
+/* libcurl tells which sockets to watch: mirror that into the epoll set. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct lg_client *c = userp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
+	                                   ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
+	                         .data.fd = fd};
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
+		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct lg_client *c = userp;
+	c->curl_due = timeout_ms < 0 ? 0 : gops_now_ns() + (int64_t)timeout_ms * 1000000;
+	return 0;
+}
+
+int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return -EIO;
+	}
+	struct lg_client *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->epfd = c->tfd = -1;
+	c->o = *o;
+	c->url = gops_xstrdup(o->url);
+	c->multi = curl_multi_init();
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->epfd < 0 || c->tfd < 0) {
+		snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
+		lg_client_free(c);
+		return -EMFILE;
+	}
+	struct epoll_event tev = {.events = EPOLLIN, .data.fd = c->tfd};
+	epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tfd, &tev);
+	if (!c->url || !c->multi)
+		goto nomem;
+	/* The socket interface: each wake-up costs what its events cost, never a walk over
+	 * every transfer in flight (curl_multi_perform/poll do that walk, which at high rates
+	 * turns a moment of lateness into a collapse). */
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	/* No Expect: 100-continue round trip for bigger prompts; JSON in, SSE out. */
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	h = h ? curl_slist_append(h, "Expect:") : NULL;
+	if (h && o->api_key && *o->api_key) {
+		char *auth = gops_xasprintf("Authorization: Bearer %s", o->api_key);
+		struct curl_slist *h2 = auth ? curl_slist_append(h, auth) : NULL;
+		free(auth);
+		if (!h2) {
+			curl_slist_free_all(h);
+			h = NULL;
+		}
+	}
+	if (!h)
+		goto nomem;
+	c->headers = h;
+	/* No cap on connections per host: an open-loop client must never queue behind its own
+	 * pool. Keep plenty of idle connections so that a burst's connections are reused after it. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)MIN_IDLE_CONNS);
+	c->maxconnects = MIN_IDLE_CONNS;
+	if (o->http_version == 2)
+		curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	*out = c;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	lg_client_free(c);
+	return -ENOMEM;
+}
+
+void lg_client_free(struct lg_client *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_slots; i++)
+		slot_free(c->slots[i]);
+	free(c->slots);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	curl_slist_free_all(c->headers);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	free(c->url);
+	free(c);
+}
+
+void lg_run_release(struct lg_run *r)
+{
+	if (r->rec)
+		for (size_t i = 0; i < r->n; i++)
+			free(r->rec[i].error);
+	free(r->rec);
+	free(r->itl_us);
+	memset(r, 0, sizeof *r);
+}
+
+static double thread_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_THREAD, &ru))
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The state of one run while it goes. */
+struct loop {
+	struct lg_client *c;
+	const struct lg_run_spec *s;
+	struct lg_run *run;
+	size_t next; /* next arrival to send */
+	size_t active;
+	size_t finished, failed, counted_finished, counted_failed;
+	size_t counted_resolved; /* counted requests that got their first token or ended */
+	int64_t first_completion;
+	bool steady_open, steady_done, started;
+	int64_t last_end;
+	int64_t last_free; /* when a completion freed a slot that a due request waited for */
+	bool blocked;      /* a due request waits for a --max-concurrency slot */
+};
+
+static void mark(struct loop *L, enum lg_mark m, int64_t t)
+{
+	if (L->s->mark)
+		L->s->mark(L->s->mark_ctx, m, t);
+}
+
+static void steady_check(struct loop *L, int64_t t_completion)
+{
+	struct lg_run *r = L->run;
+	if (!L->steady_open && !L->steady_done && L->started && L->first_completion) {
+		int64_t start = r->t0 + L->s->offsets[L->s->n_warmup];
+		r->steady_begin = L->first_completion > start ? L->first_completion : start;
+		L->steady_open = true;
+		mark(L, LG_MARK_STEADY_BEGIN, r->steady_begin);
+		return; /* the completion that opens the plateau does not also close it */
+	}
+	if (L->steady_open && t_completion && L->counted_resolved == r->n - r->n_warmup) {
+		r->steady_end = t_completion;
+		L->steady_open = false;
+		L->steady_done = true;
+		mark(L, LG_MARK_STEADY_END, r->steady_end);
+	}
+}
+
+static void size_cache(struct lg_client *c, int64_t now)
+{
+	if (now >= c->peak_window_end) {
+		c->peak_prev = c->peak_now;
+		c->peak_now = 0;
+		c->peak_window_end = now + PEAK_WINDOW_NS;
+	}
+	size_t peak = c->peak_now > c->peak_prev ? c->peak_now : c->peak_prev;
+	long want = 2 * (long)peak > MIN_IDLE_CONNS ? 2 * (long)peak : MIN_IDLE_CONNS;
+	if (want != c->maxconnects) {
+		curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, want);
+		c->maxconnects = want;
+	}
+}
+
+static int launch(struct loop *L, size_t i)
+{
+	struct lg_client *c = L->c;
+	struct slot *s = c->free_list;
+	if (s)
+		c->free_list = s->next_free;
+	else if (!(s = slot_new(c)))
+		return -ENOMEM;
+	struct lg_record *r = &L->run->rec[i];
+	const struct lg_item *it = &L->s->ds->items[(L->s->first_item + i) % L->s->ds->n];
+	s->run = L->run;
+	s->req = i;
+	lg_sse_reset(&s->sse);
+	lg_buf_reset(&s->body);
+	s->n_gaps = 0;
+	s->t_read = s->t_last_chunk = 0;
+	s->usage_tokens = s->prompt_tokens = -1;
+	s->chunks = s->reads = 0;
+	s->http_status = 0;
+	s->status_checked = s->done_seen = s->finished = false;
+	s->fail = LG_ERR_NONE;
+	s->fail_msg[0] = s->curl_err[0] = 0;
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, it->body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)it->body_len);
+	r->t_start = gops_now_ns();
+	r->t_admit = c->o.max_concurrency && L->last_free > r->t_sched ? L->last_free : r->t_sched;
+	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+		s->next_free = c->free_list;
+		c->free_list = s;
+		return -EIO;
+	}
+	L->active++;
+	if (L->active > c->peak_now)
+		c->peak_now = L->active;
+	size_cache(c, r->t_start);
+	if (i == L->s->n_warmup) {
+		L->started = true;
+		mark(L, LG_MARK_START, r->t_sched);
+		steady_check(L, 0);
+	}
+	return 0;
+}
+
+static enum lg_err classify(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return LG_ERR_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return LG_ERR_TIMEOUT;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_HTTP2:
+		return LG_ERR_DROPPED;
+	default:
+		return LG_ERR_TRANSPORT;
+	}
+}
+
+/* Keeps the text of an error body short and on one line. */
+static void one_line(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 1 < cap; i++)
+		dst[k++] = (src[i] == '\n' || src[i] == '\r' || src[i] == '\t') ? ' ' : src[i];
+	dst[k] = 0;
+}
+
+static void complete(struct loop *L, struct slot *s, CURLcode rc)
+{
+	struct lg_run *run = L->run;
+	struct lg_record *r = &run->rec[s->req];
+	int64_t now = gops_now_ns();
+	r->t_end = s->t_read ? s->t_read : now;
+	long nc = 0;
+	if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK)
+		r->new_connection = nc > 0;
+	curl_off_t pre = 0;
+	if (curl_easy_getinfo(s->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK && pre > 0)
+		r->t_sent = r->t_start + (int64_t)pre * 1000;
+	else
+		r->t_sent = r->t_start;
+	if (!s->status_checked)
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->http_status);
+	r->http_status = (int16_t)s->http_status;
+	if (!s->fail) {
+		if (rc == CURLE_WRITE_ERROR)
+			slot_fail(s, LG_ERR_TRANSPORT, "write error");
+		else if (rc != CURLE_OK)
+			slot_fail(s, classify(rc), "%s",
+			          s->curl_err[0] ? s->curl_err : curl_easy_strerror(rc));
+		else if (s->http_status < 200 || s->http_status > 299) {
+			char body[200];
+			one_line(body, sizeof body, s->body.p ? s->body.p : "", s->body.len);
+			slot_fail(s, LG_ERR_HTTP, "HTTP %ld: %s", s->http_status, body);
+		} else if (!s->done_seen && !s->finished)
+			slot_fail(s, lg_sse_pending(&s->sse) ? LG_ERR_DROPPED : LG_ERR_MALFORMED,
+			          "the stream ended without [DONE]");
+		else if (s->chunks == 0)
+			slot_fail(s, LG_ERR_NO_TOKENS, "the response carried no token");
+	}
+	r->chunks = s->chunks;
+	r->reads = s->reads;
+	r->prompt_tokens = s->prompt_tokens >= 0 ? (int32_t)s->prompt_tokens : -1;
+	r->usage = s->usage_tokens >= 0;
+	r->output_tokens = r->usage ? (int32_t)s->usage_tokens : s->chunks;
+	bool counted = !r->warmup;
+	if (s->fail) {
+		r->status = LG_FAILED;
+		r->err = (uint8_t)s->fail;
+		r->error = gops_xstrdup(s->fail_msg);
+		L->failed++;
+		if (counted)
+			L->counted_failed++;
+	} else {
+		r->status = LG_OK;
+		if (s->n_gaps) {
+			if (run->n_itl + s->n_gaps > run->cap_itl) {
+				size_t cap = run->cap_itl ? run->cap_itl : 4096;
+				while (cap < run->n_itl + s->n_gaps)
+					cap *= 2;
+				uint32_t *p = realloc(run->itl_us, cap * sizeof *p);
+				if (p)
+					run->itl_us = p, run->cap_itl = cap;
+			}
+			if (run->n_itl + s->n_gaps <= run->cap_itl) {
+				memcpy(run->itl_us + run->n_itl, s->gaps, s->n_gaps * sizeof *s->gaps);
+				r->itl_off = (uint32_t)run->n_itl;
+				r->itl_n = (uint32_t)s->n_gaps;
+				run->n_itl += s->n_gaps;
+			}
+		}
+	}
+	L->finished++;
+	if (counted) {
+		L->counted_finished++;
+		if (r->t_first == 0)
+			L->counted_resolved++; /* ended without a first token */
+		if (r->t_end > L->last_end)
+			L->last_end = r->t_end;
+	}
+	if (!L->first_completion)
+		L->first_completion = r->t_end;
+	steady_check(L, r->t_end);
+	curl_multi_remove_handle(L->c->multi, s->easy);
+	s->next_free = L->c->free_list;
+	L->c->free_list = s;
+	L->active--;
+	if (L->blocked)
+		L->last_free = now, L->blocked = false;
+}
+
+static void drain(struct loop *L)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(L->c->multi, &left)))
+		if (m->msg == CURLMSG_DONE) {
+			struct slot *s = NULL;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			CURLcode rc = m->data.result;
+			complete(L, s, rc);
+		}
+}
+
+static void abort_in_flight(struct loop *L)
+{
+	for (size_t i = 0; i < L->c->n_slots; i++) {
+		struct slot *s = L->c->slots[i];
+		if (s->run != L->run || s->req >= L->run->n)
+			continue;
+		struct lg_record *r = &L->run->rec[s->req];
+		if (r->t_start && !r->t_end) {
+			slot_fail(s, LG_ERR_ABORTED, "the run was stopped");
+			complete(L, s, CURLE_ABORTED_BY_CALLBACK);
+		}
+	}
+}
+
+static void report(struct loop *L, int64_t now)
+{
+	struct lg_progress p = {
+	    .total = L->run->n - L->run->n_warmup,
+	    .sent = L->next > L->run->n_warmup ? L->next - L->run->n_warmup : 0,
+	    .finished = L->counted_finished,
+	    .failed = L->counted_failed,
+	    .in_flight = L->active,
+	    .held = 0,
+	};
+	size_t due = L->next;
+	while (due < L->run->n && L->run->t0 + L->s->offsets[due] <= now)
+		due++;
+	p.held = due - L->next;
+	int64_t start = L->run->t0 + L->s->offsets[L->run->n_warmup];
+	p.elapsed_s = now > start ? (double)(now - start) / 1e9 : 0;
+	p.planned_s = (double)(L->s->offsets[L->run->n - 1] - L->s->offsets[L->run->n_warmup]) / 1e9;
+	L->s->progress(L->s->progress_ctx, &p);
+}
+
+/* Sleeps until a socket is ready or the deadline (exact to microseconds: a timerfd, not a
+ * millisecond poll timeout), and hands every ready socket to libcurl. */
+static void wait_events(struct lg_client *c, int64_t deadline)
+{
+	if (deadline != c->tfd_armed) {
+		struct itimerspec its = {
+		    .it_value = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000}};
+		timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+		c->tfd_armed = deadline;
+	}
+	struct epoll_event evs[256];
+	int n = epoll_wait(c->epfd, evs, 256, POLL_CAP_MS);
+	int running;
+	for (int i = 0; i < n; i++) {
+		int fd = evs[i].data.fd;
+		if (fd == c->tfd) {
+			uint64_t ticks;
+			if (read(c->tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+				continue;
+			c->tfd_armed = 0;
+			continue;
+		}
+		int mask = ((evs[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+		           ((evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+		           ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+		curl_multi_socket_action(c->multi, fd, mask, &running);
+	}
+}
+
+int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_run *run, char *err,
+                  size_t errlen)
+{
+	memset(run, 0, sizeof *run);
+	if (s->n == 0 || s->n_warmup >= s->n || !s->ds || s->ds->n == 0) {
+		snprintf(err, errlen, "nothing to send");
+		return -EINVAL;
+	}
+	run->rec = calloc(s->n, sizeof *run->rec);
+	if (!run->rec) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	run->n = s->n;
+	run->n_warmup = s->n_warmup;
+	struct loop L = {.c = c, .s = s, .run = run};
+	/* The default 50 us timer slack would show up as arrival lateness. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	double cpu0 = thread_cpu_s();
+	run->t0 = gops_now_ns() + (s->lead_ns > 0 ? s->lead_ns : 2000000);
+	for (size_t i = 0; i < s->n; i++) {
+		run->rec[i].t_sched = run->t0 + s->offsets[i];
+		run->rec[i].item = (uint32_t)((s->first_item + i) % s->ds->n);
+		run->rec[i].warmup = i < s->n_warmup;
+		run->rec[i].prompt_tokens = -1;
+	}
+	int64_t next_report = run->t0 + (s->progress_every_ns > 0 ? s->progress_every_ns : 1000000000);
+	size_t first_scan = s->n_warmup;
+	int rc = 0;
+	for (;;) {
+		int64_t now = gops_now_ns();
+		unsigned cap = c->o.max_concurrency;
+		/* A bounded batch per pass: a client far behind still serves its sockets and notices
+		 * how late it is, instead of starting thousands of connections in one go. */
+		size_t batch = 0;
+		while (L.next < s->n && run->rec[L.next].t_sched <= now && (!cap || L.active < cap) &&
+		       batch++ < LAUNCH_BATCH) {
+			int64_t ready = cap && L.last_free > run->rec[L.next].t_sched
+			                    ? L.last_free
+			                    : run->rec[L.next].t_sched;
+			if (now - ready > LG_MAX_BEHIND_NS) {
+				run->client_behind = true;
+				break;
+			}
+			if ((rc = launch(&L, L.next))) {
+				snprintf(err, errlen, "cannot start a request: %s", strerror(-rc));
+				goto out;
+			}
+			L.next++;
+		}
+		if (cap && L.active >= cap && L.next < s->n && run->rec[L.next].t_sched <= now)
+			L.blocked = true;
+		int running;
+		if (c->curl_due && c->curl_due <= gops_now_ns()) {
+			c->curl_due = 0;
+			curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+		drain(&L);
+		/* Counted requests whose first token came: they decide when the tail begins. */
+		while (first_scan < L.next && (run->rec[first_scan].t_first || run->rec[first_scan].t_end)) {
+			if (run->rec[first_scan].t_first)
+				L.counted_resolved++;
+			first_scan++;
+		}
+		now = gops_now_ns();
+		if (s->progress && now >= next_report) {
+			report(&L, now);
+			next_report = now + (s->progress_every_ns > 0 ? s->progress_every_ns : 1000000000);
+		}
+		if (run->client_behind)
+			break;
+		if (L.counted_failed > s->failures_allowed) {
+			run->too_many_failures = true;
+			break;
+		}
+		if (s->stop && *s->stop) {
+			run->stopped = true;
+			break;
+		}
+		if (L.next == s->n && L.active == 0)
+			break;
+		int64_t deadline = now + (int64_t)POLL_CAP_MS * 1000000;
+		if (L.next < s->n && (!cap || L.active < cap) && run->rec[L.next].t_sched < deadline)
+			deadline = run->rec[L.next].t_sched;
+		if (c->curl_due && c->curl_due < deadline)
+			deadline = c->curl_due;
+		if (deadline <= now)
+			continue;
+		wait_events(c, deadline);
+		drain(&L);
+	}
+	abort_in_flight(&L);
+	/* Stopped early, a plateau never reaches its tail: it is closed where the run ends. */
+	if (L.steady_open) {
+		run->steady_end = L.last_end ? L.last_end : gops_now_ns();
+		mark(&L, LG_MARK_STEADY_END, run->steady_end);
+	}
+	if (L.started)
+		mark(&L, LG_MARK_END, L.last_end ? L.last_end : gops_now_ns());
+out:
+	run->cpu_s = thread_cpu_s() - cpu0;
+	if (rc)
+		lg_run_release(run);
+	return rc;
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""A mock OpenAI-compatible server for serve-bench's tests (stdlib asyncio only).
+
+Streams /v1/completions and /v1/chat/completions as vLLM does (chunked SSE, usage chunk,
+data: [DONE]) with a configurable time to first token, inter-token gap and length, and
+injects failures on every Nth request. Binds port 0 and prints "PORT <n>" when ready.
+"""
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+STATE = {"count": 0}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--ttft-ms", type=float, default=40.0, help="time to the first token")
+    p.add_argument("--gap-ms", type=float, default=10.0, help="gap between tokens")
+    p.add_argument("--tokens", type=int, default=0,
+                   help="tokens per response (0: the request's max_tokens, else 16)")
+    p.add_argument("--fail-every", type=int, default=0, help="every Nth request fails")
+    p.add_argument("--fail-mode", choices=["http500", "event", "drop"], default="http500")
+    p.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
+    p.add_argument("--crlf", action="store_true", help="end SSE lines with CRLF")
+    p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
+    p.add_argument("--log", help="append one line per request: arrival time (CLOCK_MONOTONIC s)")
+    return p.parse_args()
+
+
+def chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def count_words(body) -> int:
+    if isinstance(body.get("prompt"), str):
+        return len(body["prompt"].split())
+    n = 0
+    for m in body.get("messages") or []:
+        c = m.get("content")
+        if isinstance(c, str):
+            n += len(c.split())
+    return n
+
+
+class Handler:
+    def __init__(self, args):
+        self.a = args
+        self.nl = b"\r\n" if args.crlf else b"\n"
+        self.log = open(args.log, "a", buffering=1) if args.log else None
+
+    def event(self, obj) -> bytes:
+        data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+        return b"data: " + data.encode() + self.nl + self.nl
+
+    async def serve(self, reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                n = int(headers.get("content-length", "0"))
+                body = await reader.readexactly(n) if n else b""
+                keep = await self.route(method, path, body, writer)
+                if not keep:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    def plain(self, writer, status, obj):
+        data = json.dumps(obj).encode()
+        writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (status, len(data), data))
+
+    async def route(self, method, path, body, writer):
+        if method == "GET" and path in ("/health", "/v1/models"):
+            self.plain(writer, 200, {"object": "list", "data": [{"id": "mock", "object": "model"}]})
+            await writer.drain()
+            return True
+        if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
+            self.plain(writer, 404, {"error": {"message": "no route %s %s" % (method, path)}})
+            await writer.drain()
+            return True
+        t0 = time.monotonic()
+        STATE["count"] += 1
+        nth = STATE["count"]
+        if self.log:
+            self.log.write("%.6f\n" % t0)
+        try:
+            req = json.loads(body)
+        except ValueError:
+            self.plain(writer, 400, {"error": {"message": "body is not JSON"}})
+            await writer.drain()
+            return True
+        fail = self.a.fail_every > 0 and nth % self.a.fail_every == 0
+        if fail and self.a.fail_mode == "http500":
+            self.plain(writer, 500, {"error": {"message": "injected failure %d" % nth, "type": "server_error"}})
+            await writer.drain()
+            return True
+        chat = path.endswith("chat/completions")
+        ntok = self.a.tokens or int(req.get("max_tokens") or 16)
+        usage = not self.a.no_usage and (req.get("stream_options") or {}).get("include_usage")
+        prompt_tokens = count_words(req)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        if not req.get("stream"):
+            await asyncio.sleep(self.a.ttft_ms / 1000 + (ntok - 1) * self.a.gap_ms / 1000)
+            text = "".join(" tok%d" % i for i in range(ntok))
+            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
+                      if chat else {"index": 0, "text": text, "finish_reason": "length"})
+            self.plain(writer, 200, {"id": "cmpl-%d" % nth, "choices": [choice],
+                                     "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": ntok,
+                                               "total_tokens": prompt_tokens + ntok}})
+            await writer.drain()
+            return True
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        base = {"id": "cmpl-%d" % nth, "created": int(time.time()), "model": req.get("model", "mock"),
+                "object": "chat.completion.chunk" if chat else "text_completion"}
+        if chat:
+            writer.write(chunked(self.event(dict(base, choices=[
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))))
+        first = None
+        for i in range(ntok):
+            # The first token TTFT after the request, token i at first + i * gap: timer
+            # lateness only ever adds to TTFT, and does not accumulate over the tokens, so
+            # TPOT is the gap plus the last token's lateness / (n - 1).
+            deadline = start + self.a.ttft_ms / 1000 if first is None else first + i * self.a.gap_ms / 1000
+            delay = deadline - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if first is None:
+                first = loop.time()
+            if fail and i == ntok // 2:
+                if self.a.fail_mode == "drop":
+                    writer.transport.abort()
+                    return False
+                writer.write(chunked(self.event({"error": {"message": "injected failure %d" % nth,
+                                                           "type": "server_error", "code": 500}})))
+                writer.write(chunked(self.event("[DONE]")) + b"0\r\n\r\n")
+                await writer.drain()
+                return True
+            finish = "length" if i == ntok - 1 else None
+            choice = ({"index": 0, "delta": {"content": " tok%d" % i}, "finish_reason": finish} if chat
+                      else {"index": 0, "text": " tok%d" % i, "logprobs": None, "finish_reason": finish})
+            out = self.event(dict(base, choices=[choice]))
+            if self.a.comments:
+                out = b": ping" + self.nl + out
+            writer.write(chunked(out))
+            await writer.drain()
+        tail = b""
+        if usage:
+            tail += self.event(dict(base, choices=[], usage={
+                "prompt_tokens": prompt_tokens, "completion_tokens": ntok, "total_tokens": prompt_tokens + ntok}))
+        tail += self.event("[DONE]")
+        writer.write(chunked(tail) + b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+
+async def main():
+    args = parse_args()
+    h = Handler(args)
+    server = await asyncio.start_server(h.serve, args.host, args.port, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    print("PORT %d" % port, flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
