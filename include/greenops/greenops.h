@@ -35,8 +35,8 @@ enum gops_idle_mode {
 	GOPS_IDLE_AUTO = 0, /* stored when a baseline exists for every domain, else none */
 	GOPS_IDLE_NONE,
 	GOPS_IDLE_STORED,
-	GOPS_IDLE_MEASURE,  /* measure for idle_seconds before the span */
-	GOPS_IDLE_WATTS,    /* one figure in watts, applied to the sum of the summed domains */
+	GOPS_IDLE_MEASURE, /* measure for idle_seconds before the span */
+	GOPS_IDLE_WATTS,   /* one figure in watts, applied to the sum of the summed domains */
 };
 
 struct gops_idle_value {
@@ -45,33 +45,33 @@ struct gops_idle_value {
 };
 
 struct gops_options {
-	unsigned interval_ms;        /* sampling period; default 100 */
-	const char *sources;         /* comma-separated source names, NULL = default rule */
-	enum gops_idle_mode idle;    /* what to subtract as idle power */
-	double idle_seconds;         /* GOPS_IDLE_MEASURE: how long */
-	double idle_watts;           /* GOPS_IDLE_WATTS */
+	unsigned interval_ms;                      /* sampling period; default 100 */
+	const char *sources;                       /* comma-separated source names, NULL = default rule */
+	enum gops_idle_mode idle;                  /* what to subtract as idle power */
+	double idle_seconds;                       /* GOPS_IDLE_MEASURE: how long */
+	double idle_watts;                         /* GOPS_IDLE_WATTS */
 	const struct gops_idle_value *idle_values; /* GOPS_IDLE_STORED: per-domain baseline */
 	size_t n_idle_values;
-	double cpu_tdp_w;            /* estimator: CPU TDP in watts, 0 = look it up */
-	double anchor_period_s;      /* expensive counters: read every this many s, 0 = auto */
+	double cpu_tdp_w;       /* estimator: CPU TDP in watts, 0 = look it up */
+	double anchor_period_s; /* expensive counters: read every this many s, 0 = auto */
 };
 void gops_options_init(struct gops_options *o);
 
 struct gops_domain_result {
-	char name[32];          /* gpu0, package-0, dram-0, cpu-estimate, ... */
-	char source[16];        /* nvml, powercap, perf, hwmon, estimate */
-	char kind[16];          /* gpu, package, dram, psys, core, uncore, estimate, other */
-	char label[128];        /* device model, UUID, driver: for people */
+	char name[32];   /* gpu0, package-0, dram-0, cpu-estimate, ... */
+	char source[16]; /* nvml, powercap, perf, hwmon, estimate */
+	char kind[16];   /* gpu, package, dram, psys, core, uncore, estimate, other */
+	char label[128]; /* device model, UUID, driver: for people */
 	enum gops_method method;
-	bool summed;            /* counted in the top-level total (overlap rules) */
-	double energy_j;        /* NAN when nothing was measured */
-	double dynamic_energy_j;/* NAN without a baseline */
-	double idle_power_w;    /* NAN without a baseline */
+	bool summed;             /* counted in the top-level total (overlap rules) */
+	double energy_j;         /* NAN when nothing was measured */
+	double dynamic_energy_j; /* NAN without a baseline */
+	double idle_power_w;     /* NAN without a baseline */
 	double avg_power_w;
-	double peak_power_w;    /* NAN without power samples */
+	double peak_power_w; /* NAN without power samples */
 	double uncertainty_j;
 	double integrated_energy_j; /* instant power integrated alone, as a cross-check; NAN if none */
-	double update_period_s; /* the counter's measured update period; 0 unknown */
+	double update_period_s;     /* the counter's measured update period; 0 unknown */
 	size_t n_warnings;
 	char **warnings;
 };
@@ -83,14 +83,14 @@ struct gops_tag {
 
 struct gops_window_result {
 	char *name;
-	double start_s;         /* seconds from the start of the monitor's span */
+	double start_s; /* seconds from the start of the monitor's span */
 	double end_s;
-	double units;           /* NAN when none were given */
-	double energy_j;        /* sum of the summed domains */
+	double units;    /* NAN when none were given */
+	double energy_j; /* sum of the summed domains */
 	double dynamic_energy_j;
 	double energy_per_unit_j;
 	double uncertainty_j;
-	bool open;              /* never ended: closed at the end of the span */
+	bool open; /* never ended: closed at the end of the span */
 	size_t n_domains;
 	struct gops_domain_result *domains;
 	size_t n_warnings;
@@ -104,9 +104,9 @@ struct gops_result {
 	double energy_j;           /* sum of the summed domains; NAN when none measured */
 	double dynamic_energy_j;   /* NAN without a baseline */
 	double uncertainty_j;
-	double units;              /* NAN when none were given */
-	double energy_per_unit_j;  /* NAN without units */
-	const char *idle_source;   /* "none", "stored", "measured", "given" */
+	double units;             /* NAN when none were given */
+	double energy_per_unit_j; /* NAN without units */
+	const char *idle_source;  /* "none", "stored", "measured", "given" */
 	size_t n_domains;
 	struct gops_domain_result *domains;
 	size_t n_windows;
@@ -150,8 +150,7 @@ const struct gops_result *gops_monitor_result(const gops_monitor *m);
 
 /* One power sample for timelines: time from the span start, domain, watts, counter joules
  * (NAN where the sample had none). Calls fn for every sample in time order. */
-typedef int (*gops_sample_fn)(void *ctx, double t_s, const char *domain, double watts,
-			      double counter_j);
+typedef int (*gops_sample_fn)(void *ctx, double t_s, const char *domain, double watts, double counter_j);
 int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *ctx);
 
 /* Live view for exporters: the latest power and the energy since start per domain. */

@@ -21,33 +21,46 @@
 #include <unistd.h>
 
 const char usage_run[] =
-	"usage: greenops run [options] -- COMMAND [ARGS...]\n"
-	"\n"
-	"Measures the energy COMMAND costs, from the hardware's own sensors, and prints a summary on\n"
-	"stderr. COMMAND's own output is untouched; greenops exits with COMMAND's status (128+N when\n"
-	"it was killed by signal N).\n"
-	"\n"
-	"  --json FILE          write the result as JSON (- for stdout)\n"
-	"  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j)\n"
-	"  --plot FILE.svg      draw power over time per domain, windows shaded\n"
-	"  --units N            units of work done (samples, requests, tokens): energy per unit\n"
-	"  --tag KEY=VALUE      label the run (repeatable)\n"
-	"  --interval MS        sampling period (default 100)\n"
-	"  --sources LIST       nvml,powercap,perf,hwmon,estimate (default: every sensor found)\n"
-	"  --idle MODE          none | stored | measure[:SECONDS] | WATTS (default: stored if known)\n"
-	"  --cpu-tdp W          CPU power at full load, for the estimate where no sensor exists\n"
-	"  --carbon-intensity G grams CO2e per kWh (default 475, a world average)\n"
-	"  --pue X              data-centre power usage effectiveness (default 1.0)\n"
-	"  --price P            price per kWh, reported beside energy\n"
-	"  --model FILE.onnx    tag the run with the model's MACs and parameters\n"
-	"  --db PATH | --no-db  results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
-	"  --samples            store every power sample in the database\n"
-	"  -q, --quiet          no summary\n"
-	"\n"
-	"A child marks phases through the socket in $GREENOPS_CONTROL: lines `begin NAME`, `end NAME`,\n"
-	"`units N [NAME]`, `tag KEY=VALUE` (bindings/python/greenops.py does this for Python).\n";
+    "usage: greenops run [options] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Measures the energy COMMAND costs, from the hardware's own sensors, and prints a summary on\n"
+    "stderr. COMMAND's own output is untouched; greenops exits with COMMAND's status (128+N when\n"
+    "it was killed by signal N).\n"
+    "\n"
+    "  --json FILE          write the result as JSON (- for stdout)\n"
+    "  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j)\n"
+    "  --plot FILE.svg      draw power over time per domain, windows shaded\n"
+    "  --units N            units of work done (samples, requests, tokens): energy per unit\n"
+    "  --tag KEY=VALUE      label the run (repeatable)\n"
+    "  --interval MS        sampling period (default 100)\n"
+    "  --sources LIST       nvml,powercap,perf,hwmon,estimate (default: every sensor found)\n"
+    "  --idle MODE          none | stored | measure[:SECONDS] | WATTS (default: stored if known)\n"
+    "  --cpu-tdp W          CPU power at full load, for the estimate where no sensor exists\n"
+    "  --carbon-intensity G grams CO2e per kWh (default 475, a world average)\n"
+    "  --pue X              data-centre power usage effectiveness (default 1.0)\n"
+    "  --price P            price per kWh, reported beside energy\n"
+    "  --model FILE.onnx    tag the run with the model's MACs and parameters\n"
+    "  --db PATH | --no-db  results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
+    "  --samples            store every power sample in the database\n"
+    "  -q, --quiet          no summary\n"
+    "\n"
+    "A child marks phases through the socket in $GREENOPS_CONTROL: lines `begin NAME`, `end NAME`,\n"
+    "`units N [NAME]`, `tag KEY=VALUE` (bindings/python/greenops.py does this for Python).\n";
 
-enum { OPT_JSON = 2000, OPT_TIMELINE, OPT_UNITS, OPT_TAG, OPT_DB, OPT_NO_DB, OPT_SAMPLES, OPT_CARBON, OPT_PUE, OPT_PRICE, OPT_MODEL, OPT_PLOT };
+enum {
+	OPT_JSON = 2000,
+	OPT_TIMELINE,
+	OPT_UNITS,
+	OPT_TAG,
+	OPT_DB,
+	OPT_NO_DB,
+	OPT_SAMPLES,
+	OPT_CARBON,
+	OPT_PUE,
+	OPT_PRICE,
+	OPT_MODEL,
+	OPT_PLOT
+};
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending_sig;
@@ -121,21 +134,21 @@ static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		MONITOR_LONG_OPTIONS,
-		{"json", required_argument, NULL, OPT_JSON},
-		{"timeline", required_argument, NULL, OPT_TIMELINE},
-		{"plot", required_argument, NULL, OPT_PLOT},
-		{"units", required_argument, NULL, OPT_UNITS},
-		{"tag", required_argument, NULL, OPT_TAG},
-		{"db", required_argument, NULL, OPT_DB},
-		{"no-db", no_argument, NULL, OPT_NO_DB},
-		{"samples", no_argument, NULL, OPT_SAMPLES},
-		{"carbon-intensity", required_argument, NULL, OPT_CARBON},
-		{"pue", required_argument, NULL, OPT_PUE},
-		{"price", required_argument, NULL, OPT_PRICE},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"quiet", no_argument, NULL, 'q'},
-		{NULL, 0, NULL, 0},
+	    MONITOR_LONG_OPTIONS,
+	    {"json", required_argument, NULL, OPT_JSON},
+	    {"timeline", required_argument, NULL, OPT_TIMELINE},
+	    {"plot", required_argument, NULL, OPT_PLOT},
+	    {"units", required_argument, NULL, OPT_UNITS},
+	    {"tag", required_argument, NULL, OPT_TAG},
+	    {"db", required_argument, NULL, OPT_DB},
+	    {"no-db", no_argument, NULL, OPT_NO_DB},
+	    {"samples", no_argument, NULL, OPT_SAMPLES},
+	    {"carbon-intensity", required_argument, NULL, OPT_CARBON},
+	    {"pue", required_argument, NULL, OPT_PUE},
+	    {"price", required_argument, NULL, OPT_PRICE},
+	    {"model", required_argument, NULL, OPT_MODEL},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct run_output out;
 	run_output_init(&out);
@@ -169,7 +182,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TAG:
 			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return cmd_usage_error("run", "invalid value '%s' for --tag (expected KEY=VALUE)", optarg);
+				return cmd_usage_error(
+				    "run", "invalid value '%s' for --tag (expected KEY=VALUE)", optarg);
 			if (n_tags == sizeof tags / sizeof tags[0])
 				return cmd_usage_error("run", "too many --tag options");
 			tags[n_tags++] = optarg;

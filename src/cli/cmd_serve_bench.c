@@ -824,8 +824,10 @@ int cmd_serve_bench(int argc, char **argv)
 		if (id < 0)
 			status = status ? status : 1;
 		else if (!o.quiet)
-			fprintf(stderr, "greenops %s: stored as run %lld ('greenops show %lld', 'greenops export-csv requests --run %lld')\n",
-				VERB, id, id, id);
+			fprintf(stderr,
+			        "greenops %s: stored as run %lld ('greenops show %lld', 'greenops export-csv "
+			        "requests --run %lld')\n",
+			        VERB, id, id, id);
 	}
 	if (bench.client_behind) {
 		cmd_error(VERB,

@@ -11,16 +11,17 @@
 #include <unistd.h>
 
 static const struct cmd commands[] = {
-	{"run", cmd_run, CMD_NEEDS_DB, "measure the energy of a command", usage_run},
-	{"list", cmd_list, 0, "show the energy sensors found and what a run would sum", usage_list},
-	{"idle", cmd_idle, CMD_NEEDS_DB, "measure and store the idle power of every domain", usage_idle},
-	{"runs", cmd_runs, CMD_NEEDS_DB, "list stored runs", usage_runs},
-	{"show", cmd_show, CMD_NEEDS_DB, "show a stored run again", usage_show},
-	{"export-csv", cmd_export_csv, CMD_NEEDS_DB, "write runs, windows or samples as CSV", usage_export_csv},
-	{"serve-bench", cmd_serve_bench, CMD_NEEDS_DB, "load an LLM server and measure energy per request and token", usage_serve_bench},
-	{"macs", cmd_macs, 0, "count MACs and parameters of an ONNX model", usage_macs},
-	{"analyze", cmd_analyze, CMD_NEEDS_DB, "correlations between model features and energy", usage_analyze},
-	{"export", cmd_export, 0, "serve live power and energy to Prometheus", usage_export},
+    {"run", cmd_run, CMD_NEEDS_DB, "measure the energy of a command", usage_run},
+    {"list", cmd_list, 0, "show the energy sensors found and what a run would sum", usage_list},
+    {"idle", cmd_idle, CMD_NEEDS_DB, "measure and store the idle power of every domain", usage_idle},
+    {"runs", cmd_runs, CMD_NEEDS_DB, "list stored runs", usage_runs},
+    {"show", cmd_show, CMD_NEEDS_DB, "show a stored run again", usage_show},
+    {"export-csv", cmd_export_csv, CMD_NEEDS_DB, "write runs, windows or samples as CSV", usage_export_csv},
+    {"serve-bench", cmd_serve_bench, CMD_NEEDS_DB,
+     "load an LLM server and measure energy per request and token", usage_serve_bench},
+    {"macs", cmd_macs, 0, "count MACs and parameters of an ONNX model", usage_macs},
+    {"analyze", cmd_analyze, CMD_NEEDS_DB, "correlations between model features and energy", usage_analyze},
+    {"export", cmd_export, 0, "serve live power and energy to Prometheus", usage_export},
 };
 
 const struct cmd *cmd_find(const char *name)
@@ -62,8 +63,8 @@ int cmd_error(const char *verb, const char *fmt, ...)
 static void print_help(FILE *f)
 {
 	fprintf(f, "usage: greenops [--version] [--help] VERB [ARGS...]\n\n"
-		   "Measures what machine-learning work costs in energy, from the hardware's own sensors.\n\n"
-		   "verbs:\n");
+	           "Measures what machine-learning work costs in energy, from the hardware's own sensors.\n\n"
+	           "verbs:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'greenops help VERB' shows a verb's options.\n");
@@ -102,7 +103,8 @@ int main(int argc, char **argv)
 		}
 		const struct cmd *c = cmd_find(argv[2]);
 		if (!c)
-			return cmd_usage_error(NULL, "'%s' is not a greenops verb; see 'greenops --help'", argv[2]);
+			return cmd_usage_error(NULL, "'%s' is not a greenops verb; see 'greenops --help'",
+			                       argv[2]);
 		fputs(c->usage, stdout);
 		return finish_stdout(0);
 	}

@@ -13,7 +13,8 @@ bool parse_double(const char *verb, const char *name, const char *arg, double mi
 	errno = 0;
 	double v = strtod(arg, &end);
 	if (errno || end == arg || *end || isnan(v) || v < min || v > max) {
-		cmd_usage_error(verb, "invalid value '%s' for --%s (expected a number from %g to %g)", arg, name, min, max);
+		cmd_usage_error(verb, "invalid value '%s' for --%s (expected a number from %g to %g)", arg,
+		                name, min, max);
 		return false;
 	}
 	*out = v;
@@ -52,7 +53,10 @@ int monitor_opt(const char *verb, int opt, const char *arg, struct gops_options 
 			char *end;
 			v = strtod(arg, &end);
 			if (end == arg || *end || !(v >= 0) || v > 1e6) {
-				cmd_usage_error(verb, "invalid value '%s' for --idle (none, stored, measure[:SECONDS] or WATTS)", arg);
+				cmd_usage_error(verb,
+				                "invalid value '%s' for --idle (none, stored, "
+				                "measure[:SECONDS] or WATTS)",
+				                arg);
 				return -1;
 			}
 			o->idle = GOPS_IDLE_WATTS, o->idle_watts = v;

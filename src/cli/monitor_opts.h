@@ -15,10 +15,12 @@ enum {
 	OPT_CPU_TDP,
 };
 
-#define MONITOR_LONG_OPTIONS                                                                        \
-	{"interval", required_argument, NULL, OPT_INTERVAL},                                        \
-		{"sources", required_argument, NULL, OPT_SOURCES},                                  \
-		{"idle", required_argument, NULL, OPT_IDLE}, {"cpu-tdp", required_argument, NULL, OPT_CPU_TDP}
+#define MONITOR_LONG_OPTIONS                                                                                 \
+	{"interval", required_argument, NULL, OPT_INTERVAL},                                                 \
+	    {"sources", required_argument, NULL, OPT_SOURCES}, {"idle", required_argument, NULL, OPT_IDLE},  \
+	{                                                                                                    \
+		"cpu-tdp", required_argument, NULL, OPT_CPU_TDP                                              \
+	}
 
 /* Applies one of the shared options. Returns 1 when it handled `opt`, 0 when `opt` is not one
  * of them, -1 after printing a one-line error for a bad value. */

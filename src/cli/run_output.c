@@ -63,7 +63,8 @@ int run_output_prepare(struct run_output *o, struct gops_options *opts)
 		return -EINVAL;
 	if (o->no_db) {
 		if (opts->idle == GOPS_IDLE_STORED)
-			return cmd_error(o->verb, "--idle stored needs the results database (not --no-db)"), -EINVAL;
+			return cmd_error(o->verb, "--idle stored needs the results database (not --no-db)"),
+			       -EINVAL;
 		return 0;
 	}
 	char err[512];
@@ -79,7 +80,8 @@ int run_output_prepare(struct run_output *o, struct gops_options *opts)
 		return cmd_error(o->verb, "%s", gops_db_error(db)), -EIO;
 	if (n == 0 && opts->idle == GOPS_IDLE_STORED) {
 		free(b);
-		return cmd_error(o->verb, "no idle baseline stored for this host: run 'greenops idle' first"), -ENOENT;
+		return cmd_error(o->verb, "no idle baseline stored for this host: run 'greenops idle' first"),
+		       -ENOENT;
 	}
 	o->idle = calloc(n ? n : 1, sizeof *o->idle);
 	o->idle_names = calloc(n ? n : 1, sizeof *o->idle_names);
@@ -111,8 +113,10 @@ static int count_model(struct run_output *o)
 		t[n++] = gops_xasprintf("macs_per_param=%.6g", r.macs_per_param);
 	if (!r.complete) {
 		t[n++] = gops_xasprintf("macs_complete=false");
-		fprintf(stderr, "greenops %s: warning: '%s': some operators were not counted; MACs are a lower bound\n",
-			o->verb, o->model_path);
+		fprintf(
+		    stderr,
+		    "greenops %s: warning: '%s': some operators were not counted; MACs are a lower bound\n",
+		    o->verb, o->model_path);
 	}
 	gops_macs_result_release(&r);
 	o->model_tags = t;
@@ -158,7 +162,8 @@ void run_output_begin(struct run_output *o, gops_monitor *m)
 	free(tags);
 	free(opts);
 	if (r < 0) {
-		fprintf(stderr, "greenops %s: warning: %s; this run is not stored\n", o->verb, gops_db_error(o->db));
+		fprintf(stderr, "greenops %s: warning: %s; this run is not stored\n", o->verb,
+		        gops_db_error(o->db));
 		o->run_id = 0;
 	}
 }
@@ -187,7 +192,8 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 	json_object_set_new(obj, "greenops_cpu_s", json_real(run_output_self_cpu()));
 	/* The sampler's cost while the child ran, apart from start-up (loading NVML, edges). */
 	json_object_set_new(obj, "greenops_cpu_span_s", gops_json_num(o->cpu_span_s));
-	json_object_set_new(obj, "greenops_cpu_share", r->duration_s > 0 ? gops_json_num(o->cpu_span_s / r->duration_s) : json_null());
+	json_object_set_new(obj, "greenops_cpu_share",
+	                    r->duration_s > 0 ? gops_json_num(o->cpu_span_s / r->duration_s) : json_null());
 	if (o->run_id > 0)
 		json_object_set_new(obj, "run_id", json_integer(o->run_id));
 	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -261,17 +267,18 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		struct gops_db_sample_sink sink = {o->db, o->run_id};
 		if (o->store_samples)
 			gops_monitor_foreach_sample(m, gops_db_sample_cb, &sink);
-		enum gops_run_status st = signal == SIGINT || signal == SIGTERM ? GOPS_RUN_INTERRUPTED : GOPS_RUN_COMPLETED;
+		enum gops_run_status st =
+		    signal == SIGINT || signal == SIGTERM ? GOPS_RUN_INTERRUPTED : GOPS_RUN_COMPLETED;
 		if (gops_db_run_finish(o->db, o->run_id, r, exit_status, signal, st) < 0)
 			cmd_error(o->verb, "%s", gops_db_error(o->db)), rc = -1;
 	}
 	if (!o->quiet) {
 		struct summary_ctx c = {.command = o->command,
-					.exit_status = exit_status,
-					.signal = signal,
-					.carbon_g_per_kwh = o->carbon,
-					.pue = o->pue,
-					.price_per_kwh = o->price};
+		                        .exit_status = exit_status,
+		                        .signal = signal,
+		                        .carbon_g_per_kwh = o->carbon,
+		                        .pue = o->pue,
+		                        .price_per_kwh = o->price};
 		summary_print(stderr, r, &c);
 	}
 	return rc;

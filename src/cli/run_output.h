@@ -16,8 +16,8 @@ struct run_output {
 	const char *verb;
 	const char *const *tag_kv; /* --tag KEY=VALUE as given */
 	size_t n_tag_kv;
-	double units;              /* --units, NAN none */
-	double cpu_span_s;         /* greenops's own CPU time while the child ran, NAN unknown */
+	double units;      /* --units, NAN none */
+	double cpu_span_s; /* greenops's own CPU time while the child ran, NAN unknown */
 	/* private */
 	const struct gops_options *opts;
 	void *db;

@@ -25,16 +25,19 @@ static int store_rate(struct gops_db *db, int64_t run_id, const struct lg_bench_
 	for (size_t k = 0; k < run->n; k++) {
 		const struct lg_record *r = &run->rec[k];
 		struct gops_db_request q = {
-			.index = (int64_t)k,
-			.scheduled_s = rel_s(r->t_sched, origin),
-			.sent_s = rel_s(r->t_sent, origin),
-			.first_token_s = rel_s(r->t_first, origin),
-			.end_s = rel_s(r->t_end, origin),
-			.tokens_in = r->prompt_tokens,
-			.tokens_out = r->status == LG_OK ? r->output_tokens : -1,
-			.http_status = r->http_status,
-			.ok = r->status == LG_OK,
-			.error = r->status == LG_OK ? NULL : r->error ? r->error : r->status == LG_PENDING ? "not sent" : "failed",
+		    .index = (int64_t)k,
+		    .scheduled_s = rel_s(r->t_sched, origin),
+		    .sent_s = rel_s(r->t_sent, origin),
+		    .first_token_s = rel_s(r->t_first, origin),
+		    .end_s = rel_s(r->t_end, origin),
+		    .tokens_in = r->prompt_tokens,
+		    .tokens_out = r->status == LG_OK ? r->output_tokens : -1,
+		    .http_status = r->http_status,
+		    .ok = r->status == LG_OK,
+		    .error = r->status == LG_OK        ? NULL
+		             : r->error                ? r->error
+		             : r->status == LG_PENDING ? "not sent"
+		                                       : "failed",
 		};
 		if (gops_db_add_request(db, id, &q) < 0)
 			return -1;
@@ -42,18 +45,18 @@ static int store_rate(struct gops_db *db, int64_t run_id, const struct lg_bench_
 	char *mj = metrics ? json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
 	const struct lg_summary *s = &br->sum;
 	struct gops_db_bench_result res = {
-		.status = GOPS_RUN_COMPLETED,
-		.duration_s = s->duration_s,
-		.completed = (int64_t)s->completed,
-		.failed = (int64_t)s->failed,
-		.total_output_tokens = s->total_output_tokens,
-		.request_throughput = s->request_throughput,
-		.output_token_throughput = s->output_token_throughput,
-		.energy_j = br->energy.valid ? br->energy.energy_j : NAN,
-		.dynamic_energy_j = br->energy.valid ? br->energy.dynamic_energy_j : NAN,
-		.energy_per_request_j = lg_run_energy_per_request(br, false, false),
-		.energy_per_output_token_j = lg_run_energy_per_token(br, false, false),
-		.metrics_json = mj,
+	    .status = GOPS_RUN_COMPLETED,
+	    .duration_s = s->duration_s,
+	    .completed = (int64_t)s->completed,
+	    .failed = (int64_t)s->failed,
+	    .total_output_tokens = s->total_output_tokens,
+	    .request_throughput = s->request_throughput,
+	    .output_token_throughput = s->output_token_throughput,
+	    .energy_j = br->energy.valid ? br->energy.energy_j : NAN,
+	    .dynamic_energy_j = br->energy.valid ? br->energy.dynamic_energy_j : NAN,
+	    .energy_per_request_j = lg_run_energy_per_request(br, false, false),
+	    .energy_per_output_token_j = lg_run_energy_per_token(br, false, false),
+	    .metrics_json = mj,
 	};
 	int rc = gops_db_bench_run_finish(db, id, &res);
 	free(mj);
@@ -61,7 +64,7 @@ static int store_rate(struct gops_db *db, int64_t run_id, const struct lg_bench_
 }
 
 long long serve_bench_store(const char *db_path, int argc, char **argv, const struct lg_bench *b, json_t *j,
-			    const gops_monitor *mon, int exit_status)
+                            const gops_monitor *mon, int exit_status)
 {
 	char err[512];
 	struct gops_db *db;
@@ -84,9 +87,10 @@ long long serve_bench_store(const char *db_path, int argc, char **argv, const st
 		rc = store_rate(db, run_id, &b->runs[i], json_array_get(runs, i));
 	if (rc == 0)
 		rc = gops_db_run_finish(db, run_id, r, exit_status, 0,
-					b->stopped ? GOPS_RUN_INTERRUPTED : GOPS_RUN_COMPLETED);
+		                        b->stopped ? GOPS_RUN_INTERRUPTED : GOPS_RUN_COMPLETED);
 	if (rc < 0)
-		cmd_error("serve-bench", "cannot store the results in '%s': %s", gops_db_path(db), gops_db_error(db));
+		cmd_error("serve-bench", "cannot store the results in '%s': %s", gops_db_path(db),
+		          gops_db_error(db));
 	if (gops_db_close(db, err, sizeof err) < 0 && rc == 0) {
 		cmd_error("serve-bench", "%s", err);
 		rc = -1;
@@ -94,8 +98,8 @@ long long serve_bench_store(const char *db_path, int argc, char **argv, const st
 	return rc < 0 ? -1 : run_id;
 }
 
-int serve_bench_load_idle(const char *db_path, struct gops_options *o, struct gops_idle_value **vals, char ***names,
-			  size_t *n)
+int serve_bench_load_idle(const char *db_path, struct gops_options *o, struct gops_idle_value **vals,
+                          char ***names, size_t *n)
 {
 	*vals = NULL, *names = NULL, *n = 0;
 	if (o->idle != GOPS_IDLE_STORED && o->idle != GOPS_IDLE_AUTO)
@@ -110,7 +114,8 @@ int serve_bench_load_idle(const char *db_path, struct gops_options *o, struct go
 	if (rc < 0)
 		cmd_error("serve-bench", "%s", gops_db_error(db));
 	else if (nb == 0 && o->idle == GOPS_IDLE_STORED)
-		rc = -1, cmd_error("serve-bench", "no idle baseline stored for this host: run 'greenops idle' first");
+		rc = -1,
+		cmd_error("serve-bench", "no idle baseline stored for this host: run 'greenops idle' first");
 	gops_db_close(db, NULL, 0);
 	if (rc < 0) {
 		free(b);

@@ -94,8 +94,8 @@ static void windows(FILE *f, const struct gops_result *r)
 	if (r->n_windows <= 12 && r->n_windows > ng)
 		for (size_t i = 0; i < r->n_windows; i++) {
 			const struct gops_window_result *w = &r->windows[i];
-			fprintf(f, "    %-14s %8.3f-%-8.3f s %12.2f J ± %.2f J\n", w->name, w->start_s, w->end_s,
-				w->energy_j, w->uncertainty_j);
+			fprintf(f, "    %-14s %8.3f-%-8.3f s %12.2f J ± %.2f J\n", w->name, w->start_s,
+			        w->end_s, w->energy_j, w->uncertainty_j);
 		}
 	for (size_t i = 0, shown = 0; i < r->n_windows && shown < 5; i++)
 		for (size_t k = 0; k < r->windows[i].n_warnings && shown < 5; k++, shown++)
@@ -133,21 +133,21 @@ void summary_print(FILE *f, const struct gops_result *r, const struct summary_ct
 		fprintf(f, "  = %s", human_energy(r->energy_j, hb, sizeof hb));
 	fputc('\n', f);
 	if (!isnan(r->dynamic_energy_j))
-		fprintf(f, "  %12.2f J %13s  dynamic (gross minus idle, baseline %s)\n", r->dynamic_energy_j, "",
-			r->idle_source);
+		fprintf(f, "  %12.2f J %13s  dynamic (gross minus idle, baseline %s)\n", r->dynamic_energy_j,
+		        "", r->idle_source);
 	else
 		fprintf(f, "  %28s  dynamic: no idle baseline (greenops idle, or --idle)\n", "");
 	if (!isnan(r->units) && r->units > 0)
 		fprintf(f, "  %12.6g J/unit %8s  %.0f units%s\n", r->energy_per_unit_j, "", r->units,
-			isnan(r->dynamic_energy_j) ? "" : "");
+		        isnan(r->dynamic_energy_j) ? "" : "");
 	if (c && c->carbon_g_per_kwh > 0 && !isnan(r->energy_j)) {
 		double pue = c->pue > 0 ? c->pue : 1;
 		double kwh = r->energy_j * pue / 3.6e6;
 		fprintf(f, "  %12.4g g CO2e %7s  at %.0f g/kWh, PUE %.2f\n", kwh * c->carbon_g_per_kwh, "",
-			c->carbon_g_per_kwh, pue);
+		        c->carbon_g_per_kwh, pue);
 		if (c->price_per_kwh > 0)
 			fprintf(f, "  %12.4g %-6s %7s  at %.4g per kWh\n", kwh * c->price_per_kwh,
-				c->currency ? c->currency : "", "", c->price_per_kwh);
+			        c->currency ? c->currency : "", "", c->price_per_kwh);
 	}
 	fprintf(f, "\n  %12.6f s elapsed\n", r->duration_s);
 	windows(f, r);

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define LINE_MAX_LEN 4096
-#define MAX_CLIENTS 1024
+#define MAX_CLIENTS  1024
 
 struct client {
 	int fd;
@@ -68,7 +68,7 @@ int gops_control_line(gops_monitor *m, const char *line, int64_t now_ns)
 		if (a2 && !parse_i64(a2, &t))
 			return -EINVAL;
 		return !strcmp(verb, "begin") ? gops_monitor_begin_window(m, a1, t)
-					      : (gops_monitor_end_window(m, a1, t) < 0 ? -EINVAL : 0);
+		                              : (gops_monitor_end_window(m, a1, t) < 0 ? -EINVAL : 0);
 	}
 	if (!strcmp(verb, "units")) {
 		char *end;

@@ -37,7 +37,7 @@ static long find_time(const struct series *sr, size_t n, int64_t t)
 	}
 	return lo;
 }
-#define find_power(d, n, t) find_time(&(d)->power, n, t)
+#define find_power(d, n, t)  find_time(&(d)->power, n, t)
 #define find_anchor(d, n, t) find_time(&(d)->anchors, n, t)
 
 /* Power at t, linear between samples, constant beyond the ends. */
@@ -103,7 +103,8 @@ double meter_energy_at(const struct dom_state *d, int64_t t)
 		long i = find_anchor(d, na, t);
 		size_t lo = i < 0 ? 0 : (size_t)i >= na - 1 ? na - 2 : (size_t)i;
 		const struct anchor *a = an(d, lo), *b = an(d, lo + 1);
-		return a->joules + (b->joules - a->joules) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+		return a->joules +
+		       (b->joules - a->joules) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
 	}
 	if (t <= first->t_ns) {
 		double s = na > 1 ? interval_scale(d, 0) : 1;
@@ -121,7 +122,8 @@ double meter_energy_at(const struct dom_state *d, int64_t t)
 	const struct anchor *a = an(d, i), *b = an(d, i + 1);
 	double w = integral(d, a->t_ns, b->t_ns);
 	if (w <= 1e-9)
-		return a->joules + (b->joules - a->joules) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+		return a->joules +
+		       (b->joules - a->joules) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
 	return a->joules + (b->joules - a->joules) * integral(d, a->t_ns, t) / w;
 }
 
@@ -139,7 +141,9 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 		long k = find_power(d, np, t);
 		size_t lo = k < 0 ? 0 : (size_t)k, hi = lo + 1 < np ? lo + 1 : lo;
 		int64_t reach = ps(d, hi)->t_ns - ps(d, lo)->t_ns;
-		int64_t per = (int64_t)((d->measured_period_s > 0 ? d->measured_period_s : d->info.update_period_s) * 1e9);
+		int64_t per =
+		    (int64_t)((d->measured_period_s > 0 ? d->measured_period_s : d->info.update_period_s) *
+		              1e9);
 		if (per > reach)
 			reach = per;
 		while (lo > 0 && t - ps(d, lo)->t_ns < reach)
@@ -159,7 +163,8 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 	if (i < 0 || (size_t)i + 1 >= na) {
 		/* Beyond the counter readings: extrapolated from power alone. */
 		const struct anchor *x = an(d, i < 0 ? 0 : na - 1);
-		return u + 0.05 * fabs(e - x->joules) + fabs(power_at(d, np ? np : 1, x->t_ns)) * x->t_unc_ns * NS;
+		return u + 0.05 * fabs(e - x->joules) +
+		       fabs(power_at(d, np ? np : 1, x->t_ns)) * x->t_unc_ns * NS;
 	}
 	const struct anchor *a = an(d, (size_t)i), *b = an(d, (size_t)i + 1);
 	double left = fabs(e - a->joules), right = fabs(b->joules - e);
@@ -205,7 +210,7 @@ static double peak_power(const struct dom_state *d, int64_t t0, int64_t t1)
 }
 
 void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t1,
-		  struct gops_domain_result *out)
+                  struct gops_domain_result *out)
 {
 	const struct dom_state *d = &m->dom[di];
 	memset(out, 0, sizeof *out);
@@ -256,9 +261,10 @@ void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t
 		add_warning(out, "%u failed reads (%s)", d->read_errors, d->last_error);
 	double per = out->update_period_s;
 	if (out->method == GOPS_METHOD_COUNTER && per > 0 && dt < 10 * per)
-		add_warning(out, "span of %.3f s is shorter than ten counter updates (%.0f ms each): "
-				 "edge uncertainty dominates",
-			    dt, per * 1e3);
+		add_warning(out,
+		            "span of %.3f s is shorter than ten counter updates (%.0f ms each): "
+		            "edge uncertainty dominates",
+		            dt, per * 1e3);
 	if (out->method == GOPS_METHOD_NONE)
 		add_warning(out, "nothing was measured for this domain");
 }
@@ -365,7 +371,7 @@ void meter_result_release(struct gops_result *r)
 }
 
 static struct gops_domain_result *span_domains(const struct gops_monitor *m, int64_t t0, int64_t t1,
-					       bool whole_span)
+                                               bool whole_span)
 {
 	struct gops_domain_result *v = calloc(m->n_dom ? m->n_dom : 1, sizeof *v);
 	if (!v)
@@ -437,17 +443,20 @@ int meter_compute(struct gops_monitor *m)
 		char **warn = NULL;
 		size_t nw = 0;
 		if (o->open) {
-			gops_strv_pushf(&warn, &nw, "window '%s' was never ended: closed at the end of the run", o->name);
+			gops_strv_pushf(&warn, &nw,
+			                "window '%s' was never ended: closed at the end of the run", o->name);
 		}
 		if (w->begin_ns < t0 || (w->end_ns && w->end_ns > t1)) {
-			gops_strv_pushf(&warn, &nw, "window '%s' reaches outside the measured span: clipped", o->name);
+			gops_strv_pushf(&warn, &nw, "window '%s' reaches outside the measured span: clipped",
+			                o->name);
 		}
 		for (size_t k = 0; k < m->n_dom; k++) {
 			double per = o->domains[k].update_period_s;
 			if (o->domains[k].summed && o->domains[k].method == GOPS_METHOD_COUNTER && per > 0 &&
 			    o->end_s - o->start_s < 10 * per) {
-				gops_strv_pushf(&warn, &nw, "shorter than ten counter updates of %s (%.0f ms each)",
-						o->domains[k].name, per * 1e3);
+				gops_strv_pushf(&warn, &nw,
+				                "shorter than ten counter updates of %s (%.0f ms each)",
+				                o->domains[k].name, per * 1e3);
 				break;
 			}
 		}
@@ -467,7 +476,8 @@ int meter_compute(struct gops_monitor *m)
 		r->warnings[r->n_warnings++] = gops_xstrdup(m->notes.v[i]);
 	if (m->overruns)
 		r->warnings[r->n_warnings++] =
-			gops_xasprintf("the sampler missed %llu deadlines (machine overloaded?)", (unsigned long long)m->overruns);
+		    gops_xasprintf("the sampler missed %llu deadlines (machine overloaded?)",
+		                   (unsigned long long)m->overruns);
 	m->have_result = true;
 	return 0;
 }

@@ -78,7 +78,7 @@ static int check_source_names(struct gops_monitor *m, const char *list)
 		char known[128] = "";
 		for (size_t i = 0; i < gops_n_sources; i++)
 			snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
-				 gops_sources[i]->name);
+			         gops_sources[i]->name);
 		monitor_set_error(m, "unknown source '%s' in --sources (known: %s)", t, known);
 		return -EINVAL;
 	}
@@ -107,7 +107,8 @@ static int open_sources(struct gops_monitor *m, struct gops_domain_list *dl)
 		if (r < 0) {
 			dl->n = before;
 			if (named) {
-				monitor_set_error(m, "source '%s': %s", ops->name, err[0] ? err : strerror(-r));
+				monitor_set_error(m, "source '%s': %s", ops->name,
+				                  err[0] ? err : strerror(-r));
 				return r;
 			}
 			if (r != -ENOENT || err[0])
@@ -132,8 +133,10 @@ static void fit_interval(struct gops_monitor *m)
 		double maxp = d->max_power_w > 0 ? d->max_power_w : 500;
 		int64_t need = (int64_t)(d->range_j / maxp / 4 * 1e9);
 		if (need < m->interval_ns) {
-			gops_notes_add(&m->notes, "sampling every %.0f ms instead of %.0f ms: %s wraps every %.2f s at %.0f W",
-				       need / 1e6, m->interval_ns / 1e6, d->name, d->range_j / maxp, maxp);
+			gops_notes_add(
+			    &m->notes,
+			    "sampling every %.0f ms instead of %.0f ms: %s wraps every %.2f s at %.0f W",
+			    need / 1e6, m->interval_ns / 1e6, d->name, d->range_j / maxp, maxp);
 			m->interval_ns = need > 1000000 ? need : 1000000;
 		}
 	}
@@ -281,7 +284,7 @@ int gops_monitor_start(gops_monitor *m)
 				int64_t t0 = gops_now_ns();
 				double j;
 				m->ops[m->dom[i].info.source]->read_energy(m->src[m->dom[i].info.source],
-									   m->dom[i].info.index, &j);
+				                                           m->dom[i].info.index, &j);
 				cost += (double)(gops_now_ns() - t0) / 1e9;
 			}
 		double p = 3 * cost / 0.0005; /* about three reads per mid-run reading */
@@ -477,9 +480,12 @@ int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *
 			v[k++] = (struct rec){s->t_ns, i, s->watts, NAN};
 		}
 		for (size_t j = 0; j < na; j++) {
-			const struct anchor *a = series_at(&d->anchors, j), *b = j ? series_at(&d->anchors, j - 1) : NULL;
+			const struct anchor *a = series_at(&d->anchors, j),
+			                    *b = j ? series_at(&d->anchors, j - 1) : NULL;
 			/* Counter-only domains get their power from the counter's slope. */
-			double w = np == 0 && b && a->t_ns > b->t_ns ? (a->joules - b->joules) / ((a->t_ns - b->t_ns) / 1e9) : NAN;
+			double w = np == 0 && b && a->t_ns > b->t_ns
+			               ? (a->joules - b->joules) / ((a->t_ns - b->t_ns) / 1e9)
+			               : NAN;
 			v[k++] = (struct rec){a->t_ns, i, w, a->joules - e0};
 		}
 	}
@@ -488,7 +494,8 @@ int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *
 	qsort(v, k, sizeof *v, rec_cmp);
 	int r = 0;
 	for (size_t i = 0; i < k && r == 0; i++)
-		r = fn(ctx, (double)(v[i].t - m->t_start) / 1e9, m->dom[v[i].dom].info.name, v[i].watts, v[i].counter);
+		r = fn(ctx, (double)(v[i].t - m->t_start) / 1e9, m->dom[v[i].dom].info.name, v[i].watts,
+		       v[i].counter);
 	free(v);
 	return r;
 }
@@ -510,7 +517,8 @@ int gops_monitor_live(gops_monitor *m, struct gops_live *out, size_t cap, size_t
 			l->power_w = s->watts;
 			l->age_s = (now - s->t_ns) / 1e9;
 		} else if (na >= 2) {
-			const struct anchor *a = series_at(&d->anchors, na - 2), *b = series_at(&d->anchors, na - 1);
+			const struct anchor *a = series_at(&d->anchors, na - 2),
+			                    *b = series_at(&d->anchors, na - 1);
 			l->power_w = (b->joules - a->joules) / ((b->t_ns - a->t_ns) / 1e9);
 			l->age_s = (now - b->t_ns) / 1e9;
 		}

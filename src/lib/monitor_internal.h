@@ -13,7 +13,7 @@
 /* Append-only series written by one thread at a time (the sampler, or the caller while the
  * sampler is stopped) and readable concurrently up to the published count. Chunks are
  * allocated once per SERIES_CHUNK samples; the chunk table is allocated up front. */
-#define SERIES_CHUNK 4096
+#define SERIES_CHUNK      4096
 #define SERIES_MAX_CHUNKS 16384
 
 /* Both element types begin with their time: meter.c searches either by it. */
@@ -50,7 +50,7 @@ struct dom_state {
 	struct series anchors; /* struct anchor */
 	int64_t last_anchor_read_ns;
 	int64_t last_power_read_ns;
-	int64_t lost_at_ns;    /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
+	int64_t lost_at_ns; /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
 	bool energy_ok, power_ok;
 	bool discontinuity;
 	bool stuck_checked;
@@ -126,7 +126,7 @@ void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor);
 /* Energy of domain d accumulated up to time t (any origin; only differences matter). */
 double meter_energy_at(const struct dom_state *d, int64_t t);
 void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t1,
-		  struct gops_domain_result *out);
+                  struct gops_domain_result *out);
 int meter_compute(struct gops_monitor *m);
 void meter_result_release(struct gops_result *r);
 

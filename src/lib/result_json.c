@@ -40,7 +40,7 @@ json_t *gops_domain_json(const struct gops_domain_result *d)
 	json_object_set_new(o, "uncertainty_j", gops_json_num(d->uncertainty_j));
 	json_object_set_new(o, "integrated_energy_j", gops_json_num(d->integrated_energy_j));
 	json_object_set_new(o, "update_period_s",
-			    d->update_period_s > 0 ? json_real(d->update_period_s) : json_null());
+	                    d->update_period_s > 0 ? json_real(d->update_period_s) : json_null());
 	json_object_set_new(o, "warnings", strings(d->warnings, d->n_warnings));
 	return o;
 }
@@ -106,7 +106,8 @@ json_t *gops_result_json_object(const struct gops_result *r, int exit_status, in
 	for (size_t i = 0; i < r->n_tags; i++)
 		json_object_set_new(tags, r->tags[i].key, json_string(r->tags[i].value));
 	json_object_set_new(o, "tags", tags);
-	json_object_set_new(o, "malformed_control_lines", json_integer((json_int_t)r->malformed_control_lines));
+	json_object_set_new(o, "malformed_control_lines",
+	                    json_integer((json_int_t)r->malformed_control_lines));
 	json_object_set_new(o, "notes", strings(r->warnings, r->n_warnings));
 	return o;
 }

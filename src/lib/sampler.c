@@ -78,9 +78,10 @@ static void store_full(struct gops_monitor *m, struct dom_state *d, int64_t t)
 	if (d->lost_at_ns)
 		return;
 	d->lost_at_ns = t;
-	gops_domain_note(&d->info, "sample store full after %zu power samples and %zu counter readings: "
-				   "measurement of this domain ends here",
-			 series_len(&d->power), series_len(&d->anchors));
+	gops_domain_note(&d->info,
+	                 "sample store full after %zu power samples and %zu counter readings: "
+	                 "measurement of this domain ends here",
+	                 series_len(&d->power), series_len(&d->anchors));
 }
 
 static void push_anchor(struct dom_state *d, int64_t t, int64_t unc, double j)
@@ -106,7 +107,7 @@ static bool read_failed(struct gops_monitor *m, struct dom_state *d, int r, int6
 	if (r == GOPS_ELOST) {
 		d->lost_at_ns = t;
 		gops_domain_note(&d->info, "device lost during the run: its span ends %.3f s after the start",
-				 m->t_start && t > m->t_start ? (t - m->t_start) / 1e9 : 0.0);
+		                 m->t_start && t > m->t_start ? (t - m->t_start) / 1e9 : 0.0);
 		return false;
 	}
 	if (r == GOPS_ENOTSUP) {
@@ -114,7 +115,8 @@ static bool read_failed(struct gops_monitor *m, struct dom_state *d, int r, int6
 			d->energy_ok = false;
 		else
 			d->power_ok = false;
-		gops_domain_note(&d->info, "%s stopped being supported during the run", energy ? "energy counter" : "power");
+		gops_domain_note(&d->info, "%s stopped being supported during the run",
+		                 energy ? "energy counter" : "power");
 		return true;
 	}
 	if (d->read_errors++ == 0) {
@@ -165,7 +167,7 @@ static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, 
 	if (r == GOPS_READ_DISCONTINUITY) {
 		if (!d->discontinuity)
 			gops_domain_note(&d->info, "the energy counter went backwards (driver reload?): "
-						   "energy across that moment is continued, not measured");
+			                           "energy across that moment is continued, not measured");
 		d->discontinuity = true;
 		r = 0;
 	}
@@ -196,7 +198,7 @@ static void note_update(struct dom_state *d, int64_t tu)
 		return;
 	}
 	double per = d->sync_periods ? (double)(d->sync_last_ns - d->sync_first_ns) / (double)d->sync_periods
-				     : (double)(tu - d->sync_last_ns);
+	                             : (double)(tu - d->sync_last_ns);
 	if (per <= 0)
 		return;
 	int64_t n = (int64_t)llround((double)(tu - d->sync_first_ns) / per);
@@ -272,7 +274,8 @@ void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor)
 			continue;
 		/* A model fed from /proc (the estimator) says nothing new faster than its inputs
 		 * change: read it at most every 500 ms, at the edges always. */
-		if (d->power_ok && (force_anchor || !d->info.estimated || now - d->last_power_read_ns >= 500000000LL)) {
+		if (d->power_ok &&
+		    (force_anchor || !d->info.estimated || now - d->last_power_read_ns >= 500000000LL)) {
 			read_power(m, d);
 			d->last_power_read_ns = now;
 		}
@@ -437,8 +440,9 @@ void sampler_edge(struct gops_monitor *m, bool start)
 			/* No update seen: take the last read as it is, at half a period's uncertainty. */
 			int64_t half = (int64_t)(period_s(d) > 0 ? period_s(d) * 1e9 / 2 : 50 * MS);
 			push_anchor(d, prev_mid[i] - half, half, prev[i]);
-			gops_domain_note(&d->info, "the energy counter did not change within %.0f ms at the span's %s",
-					 (double)(deadline - now) / 1e6, start ? "start" : "end");
+			gops_domain_note(&d->info,
+			                 "the energy counter did not change within %.0f ms at the span's %s",
+			                 (double)(deadline - now) / 1e6, start ? "start" : "end");
 		} else if (start && d->info.update_period_s <= 0 && d->measured_period_s <= 0) {
 			gops_domain_note(&d->info, "counter update period not measured at the start");
 		}

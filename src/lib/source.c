@@ -11,10 +11,9 @@
 const char *gops_kind_name(enum gops_kind k)
 {
 	static const char *const names[] = {
-		[GOPS_KIND_GPU] = "gpu",	   [GOPS_KIND_PACKAGE] = "package",
-		[GOPS_KIND_DRAM] = "dram",	   [GOPS_KIND_PSYS] = "psys",
-		[GOPS_KIND_CORE] = "core",	   [GOPS_KIND_UNCORE] = "uncore",
-		[GOPS_KIND_ESTIMATE] = "estimate", [GOPS_KIND_OTHER] = "other",
+	    [GOPS_KIND_GPU] = "gpu",           [GOPS_KIND_PACKAGE] = "package", [GOPS_KIND_DRAM] = "dram",
+	    [GOPS_KIND_PSYS] = "psys",         [GOPS_KIND_CORE] = "core",       [GOPS_KIND_UNCORE] = "uncore",
+	    [GOPS_KIND_ESTIMATE] = "estimate", [GOPS_KIND_OTHER] = "other",
 	};
 	return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "other";
 }

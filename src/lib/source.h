@@ -21,30 +21,30 @@ const char *gops_kind_name(enum gops_kind k);
 
 /* What a domain can be read for. */
 #define GOPS_CAP_ENERGY 0x1 /* a cumulative energy counter */
-#define GOPS_CAP_POWER 0x2  /* an instant (or short-average) power reading */
+#define GOPS_CAP_POWER  0x2 /* an instant (or short-average) power reading */
 
 /* Results of read_energy/read_power besides 0 and negative errno. */
 #define GOPS_READ_DISCONTINUITY 1 /* the counter went backwards: value continues, flag it */
 
 /* Errno values with a fixed meaning at this interface. */
 #define GOPS_ENOTSUP (-95) /* -EOPNOTSUPP: this metric is not measured here */
-#define GOPS_ELOST (-19)   /* -ENODEV: the device is gone; its span ends here */
+#define GOPS_ELOST   (-19) /* -ENODEV: the device is gone; its span ends here */
 
 struct gops_domain {
-	char name[32];         /* gpu0, package-0, dram-0, core-0, uncore-0, psys, ... */
-	char label[128];       /* for people: device model, UUID, driver, sysfs path */
+	char name[32];   /* gpu0, package-0, dram-0, core-0, uncore-0, psys, ... */
+	char label[128]; /* for people: device model, UUID, driver, sysfs path */
 	enum gops_kind kind;
-	unsigned caps;         /* GOPS_CAP_* */
-	bool energy_expensive; /* reading the counter costs real CPU: edges and anchors only */
-	bool estimated;        /* a model, not a sensor */
-	double update_period_s;/* the counter's (or power's) update period; 0 unknown */
-	double max_power_w;    /* highest plausible power: with the range, how often to read */
-	double range_j;        /* counter range before wrap-around, 0 = does not wrap */
-	char parent[32];       /* name of a domain that contains this one ("" none) */
-	int source;            /* index into the monitor's open sources (set by the monitor) */
-	int index;             /* the source's own index for this domain */
+	unsigned caps;          /* GOPS_CAP_* */
+	bool energy_expensive;  /* reading the counter costs real CPU: edges and anchors only */
+	bool estimated;         /* a model, not a sensor */
+	double update_period_s; /* the counter's (or power's) update period; 0 unknown */
+	double max_power_w;     /* highest plausible power: with the range, how often to read */
+	double range_j;         /* counter range before wrap-around, 0 = does not wrap */
+	char parent[32];        /* name of a domain that contains this one ("" none) */
+	int source;             /* index into the monitor's open sources (set by the monitor) */
+	int index;              /* the source's own index for this domain */
 	size_t n_notes;
-	char notes[4][160];    /* warnings to show beside this domain's result */
+	char notes[4][160]; /* warnings to show beside this domain's result */
 };
 
 struct gops_domain_list {
@@ -54,8 +54,7 @@ struct gops_domain_list {
 /* Appends a copy of d; returns its position or a negative errno. */
 int gops_domain_list_add(struct gops_domain_list *l, const struct gops_domain *d);
 void gops_domain_list_release(struct gops_domain_list *l);
-void gops_domain_note(struct gops_domain *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void gops_domain_note(struct gops_domain *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Messages a source leaves while opening: absent hardware, permissions, choices made. */
 struct gops_notes {
@@ -73,7 +72,7 @@ struct gops_source_ops {
 	 * index). Returns 0, -ENOENT when the hardware or library is absent (not an error
 	 * unless the user named this source), or another negative errno with err filled. */
 	int (*open)(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes,
-		    char *err, size_t errlen);
+	            char *err, size_t errlen);
 	/* Energy in joules since open, unwrapped (monotonic); GOPS_READ_DISCONTINUITY when
 	 * the hardware counter went backwards (the value still continues). */
 	int (*read_energy)(struct gops_source *s, int index, double *joules);

@@ -84,7 +84,7 @@ static void test_windows_through_c_api(void **state)
 	assert_int_equal(r->n_windows, 2);
 	const struct gops_window_result *warm = &r->windows[0], *train = &r->windows[1];
 	print_message("warm %.2f ± %.2f J, train %.2f ± %.2f J, %.4f J/unit\n", warm->energy_j,
-		      warm->uncertainty_j, train->energy_j, train->uncertainty_j, train->energy_per_unit_j);
+	              warm->uncertainty_j, train->energy_j, train->uncertainty_j, train->energy_per_unit_j);
 	assert_true(fabs(warm->energy_j - 300) <= warm->uncertainty_j + 3);
 	assert_true(fabs(train->energy_j - 400) <= train->uncertainty_j + 3);
 	assert_true(fabs(train->energy_per_unit_j - 0.8) < 0.05);
@@ -117,8 +117,8 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_windows_through_c_api),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_windows_through_c_api),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define H 32
-#define W 32
-#define C0 3
-#define C1 16
-#define C2 32
+#define H       32
+#define W       32
+#define C0      3
+#define C1      16
+#define C2      32
 #define CLASSES 10
 
 static float w1[C1][C0][3][3], w2[C2][C1][3][3], fc[CLASSES][C2 * (H / 4) * (W / 4)];
@@ -54,16 +54,21 @@ static void conv_relu_pool(int cin, int cout, int h, int w, const float *in, con
 						for (int kx = 0; kx < 3; kx++) {
 							int yy = y + ky - 1, xx = x + kx - 1;
 							if (yy >= 0 && yy < h && xx >= 0 && xx < w)
-								acc += in[(ci * h + yy) * w + xx] * wt[((co * cin + ci) * 3 + ky) * 3 + kx];
+								acc +=
+								    in[(ci * h + yy) * w + xx] *
+								    wt[((co * cin + ci) * 3 + ky) * 3 + kx];
 						}
 				tmp[y * w + x] = acc > 0 ? acc : 0;
 			}
 		for (int y = 0; y < h / 2; y++)
 			for (int x = 0; x < w / 2; x++) {
 				float m = tmp[2 * y * w + 2 * x];
-				if (tmp[2 * y * w + 2 * x + 1] > m) m = tmp[2 * y * w + 2 * x + 1];
-				if (tmp[(2 * y + 1) * w + 2 * x] > m) m = tmp[(2 * y + 1) * w + 2 * x];
-				if (tmp[(2 * y + 1) * w + 2 * x + 1] > m) m = tmp[(2 * y + 1) * w + 2 * x + 1];
+				if (tmp[2 * y * w + 2 * x + 1] > m)
+					m = tmp[2 * y * w + 2 * x + 1];
+				if (tmp[(2 * y + 1) * w + 2 * x] > m)
+					m = tmp[(2 * y + 1) * w + 2 * x];
+				if (tmp[(2 * y + 1) * w + 2 * x + 1] > m)
+					m = tmp[(2 * y + 1) * w + 2 * x + 1];
 				out[(co * (h / 2) + y) * (w / 2) + x] = m;
 			}
 	}
@@ -113,9 +118,12 @@ int main(int argc, char **argv)
 		}
 	}
 	unsigned seed = 42;
-	for (size_t i = 0; i < sizeof w1 / sizeof(float); i++) ((float *)w1)[i] = frand(&seed) * 0.3f;
-	for (size_t i = 0; i < sizeof w2 / sizeof(float); i++) ((float *)w2)[i] = frand(&seed) * 0.1f;
-	for (size_t i = 0; i < sizeof fc / sizeof(float); i++) ((float *)fc)[i] = frand(&seed) * 0.01f;
+	for (size_t i = 0; i < sizeof w1 / sizeof(float); i++)
+		((float *)w1)[i] = frand(&seed) * 0.3f;
+	for (size_t i = 0; i < sizeof w2 / sizeof(float); i++)
+		((float *)w2)[i] = frand(&seed) * 0.1f;
+	for (size_t i = 0; i < sizeof fc / sizeof(float); i++)
+		((float *)fc)[i] = frand(&seed) * 0.01f;
 	float *img = malloc(sizeof(float) * batch * C0 * H * W);
 	float *a1 = malloc(sizeof(float) * C1 * (H / 2) * (W / 2));
 	float *a2 = malloc(sizeof(float) * C2 * (H / 4) * (W / 4));
@@ -135,7 +143,8 @@ int main(int argc, char **argv)
 				float v = 0;
 				for (int j = 0; j < C2 * (H / 4) * (W / 4); j++)
 					v += fc[k][j] * a2[j];
-				if (v > bestv) bestv = v, best = k;
+				if (v > bestv)
+					bestv = v, best = k;
 			}
 			checksum = checksum * 31 + (unsigned)best;
 		}
@@ -144,7 +153,8 @@ int main(int argc, char **argv)
 		samples += batch;
 		batches++;
 	}
-	fprintf(stderr, "cnn-demo: %lld samples in %lld batches of %d (checksum %08x)\n", samples, batches, batch, checksum);
+	fprintf(stderr, "cnn-demo: %lld samples in %lld batches of %d (checksum %08x)\n", samples, batches,
+	        batch, checksum);
 	if (control >= 0) {
 		char line[64];
 		int n = snprintf(line, sizeof line, "units %lld\n", samples);
