@@ -82,7 +82,7 @@ install: all
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-check-format:
+check-format: deps
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:

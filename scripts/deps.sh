@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config python3
 libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpowercap-dev
-libcmocka-dev"
+libcmocka-dev clang-format"
 
 missing=""
 for p in $pkgs; do
