@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests of `greenops serve-bench` against the mock OpenAI server (tests/mock):
-# the issue's numbers (TTFT 40 ms, 16 tokens 10 ms apart, 20 req/s, 100 requests), injected
+# the acceptance numbers (TTFT 40 ms, 16 tokens 10 ms apart, 20 req/s, 100 requests), injected
 # failures of every kind, chat and CRLF streams, sweeps, concurrency limits and bad input.
 . "$(dirname "$0")/lib.sh"
 MOCK="$TESTS_DIR/mock/openai_mock.py"
@@ -25,7 +25,7 @@ start_mock() {
 sb() { "$GREENOPS" serve-bench --model mock --no-db --cooldown 0 "$@"; }
 pyq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
-# 1. The issue's run: 100 requests at 20/s, TTFT 40 ms, 16 tokens 10 ms apart.
+# 1. The acceptance run: 100 requests at 20/s, TTFT 40 ms, 16 tokens 10 ms apart.
 start_mock plain --ttft-ms 40 --gap-ms 10 --tokens 16 --log "$SCRATCH/arrivals.log"
 sb --base-url "http://127.0.0.1:$PORT" --rate 20 --num-requests 100 --output-len 16 --seed 1 \
 	--json "$SCRATCH/a.json" --requests "$SCRATCH/a.csv" 2>"$SCRATCH/a.err"
