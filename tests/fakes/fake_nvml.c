@@ -14,42 +14,16 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* The real library's types, as nvml.h (API 12) lays them out. */
-typedef int nvmlReturn_t;
+/* The real library's types, shared with the NVML source so both agree on every layout. */
+#include "lib/nvml_types.h"
+
 struct nvmlDevice_st {
 	unsigned index;
 };
-typedef struct nvmlDevice_st *nvmlDevice_t;
 
-#define NVML_SUCCESS                 0
-#define NVML_ERROR_UNINITIALIZED     1
-#define NVML_ERROR_INVALID_ARGUMENT  2
-#define NVML_ERROR_NOT_SUPPORTED     3
-#define NVML_ERROR_INSUFFICIENT_SIZE 7
-#define NVML_ERROR_GPU_IS_LOST       15
-#define NVML_ERROR_UNKNOWN           999
-#define NVML_FI_DEV_POWER_INSTANT    186
-#define NVML_VALUE_TYPE_UNSIGNED_INT 1
-
-typedef union {
-	double dVal;
-	int siVal;
-	unsigned int uiVal;
-	unsigned long ulVal;
-	unsigned long long ullVal;
-	signed long long sllVal;
-	unsigned short usVal;
-} nvmlValue_t;
-
-typedef struct {
-	unsigned int fieldId;
-	unsigned int scopeId;
-	long long timestamp;
-	long long latencyUsec;
-	int valueType;
-	nvmlReturn_t nvmlReturn;
-	nvmlValue_t value;
-} nvmlFieldValue_t;
+#define NVML_ERROR_UNINITIALIZED    1
+#define NVML_ERROR_INVALID_ARGUMENT 2
+#define NVML_ERROR_UNKNOWN          999
 
 typedef struct { /* what the unversioned process call fills */
 	unsigned int pid;
@@ -63,12 +37,6 @@ typedef struct { /* what _v2 and _v3 fill */
 	unsigned int computeInstanceId;
 } nvmlProcessInfo_t;
 
-typedef struct {
-	unsigned int gpu;
-	unsigned int memory;
-} nvmlUtilization_t;
-
-_Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
 _Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16 && sizeof(nvmlProcessInfo_t) == 24, "process info layout");
 
 #define MAX_GPUS 64
