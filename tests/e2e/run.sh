@@ -101,6 +101,25 @@ eq "malformed lines do not fail the run" "$?" 0
 eq "malformed lines counted" "$(jget "$SCRATCH/m.json" malformed_control_lines)" 3
 eq "good lines still applied" "$(jget "$SCRATCH/m.json" windows.0.name)" ok
 
+# Idle measured right before the span, and idle given in watts; units give energy per unit.
+: >"$FAKE_NVML_SCRIPT"
+"$GREENOPS" run --no-db -q --sources nvml --idle measure:1 --units 100 --json "$SCRATCH/im.json" -- \
+	sh -c 'echo "$(date +%s%N) 0 200" >>"$FAKE_NVML_SCRIPT"; sleep 1; echo "$(date +%s%N) 0 60" >>"$FAKE_NVML_SCRIPT"'
+eq "idle measured: exits 0" "$?" 0
+eq "idle source is measured" "$(jget "$SCRATCH/im.json" idle_source)" measured
+near "idle power measured at 60 W" "$(jget "$SCRATCH/im.json" domains.0.idle_power_w)" 60 1
+near "dynamic energy of 1 s at 200 W over 60 W idle" "$(jget "$SCRATCH/im.json" dynamic_energy_j)" 140 \
+	"$(awk -v u="$(jget "$SCRATCH/im.json" uncertainty_j)" 'BEGIN{print u + 3}')"
+e=$(jget "$SCRATCH/im.json" energy_j)
+near "energy per unit with --units 100" "$(jget "$SCRATCH/im.json" energy_per_unit_j)" "$(awk -v e="$e" 'BEGIN{printf "%.9f", e/100}')" 1e-6
+"$GREENOPS" run --no-db -q --sources nvml --idle 50 --json "$SCRATCH/iw.json" -- sleep 1
+eq "idle given in watts" "$(jget "$SCRATCH/iw.json" idle_source)" given
+near "dynamic = gross - 50 W x duration" "$(jget "$SCRATCH/iw.json" dynamic_energy_j)" \
+	"$(awk -v e="$(jget "$SCRATCH/iw.json" energy_j)" -v d="$(jget "$SCRATCH/iw.json" duration_s)" 'BEGIN{printf "%.9f", e - 50*d}')" 1e-6
+"$GREENOPS" run --no-db --idle sometimes -- true 2>"$SCRATCH/ib.err"
+eq "bad --idle exits 2" "$?" 2
+contains "bad --idle is named" "$SCRATCH/ib.err" "invalid value 'sometimes' for --idle"
+
 # --model tags the run with the model's complexity; a bad model fails before anything runs.
 "$BUILD_ABS/tests/onnx_gen" resnet18 "$SCRATCH/r18.onnx"
 "$GREENOPS" run --no-db -q --model "$SCRATCH/r18.onnx" --json "$SCRATCH/model.json" -- true
