@@ -10,7 +10,8 @@ echo "== greenops list: the sensors on this machine"
 echo
 for b in 1 8 32; do
 	echo "== greenops run -- cnn-demo --batch $b --seconds 3"
-	"$G" run --tag demo=cnn --tag batch=$b --json "$BUILD/demo-b$b.json" -- "$BUILD/cnn-demo" --batch $b --seconds 3
+	"$G" run --tag demo=cnn --tag batch=$b --json "$BUILD/demo-b$b.json" --plot "$BUILD/demo-b$b.svg" \
+		-- "$BUILD/cnn-demo" --batch $b --seconds 3
 done
 echo "== energy per sample by batch size (from $BUILD/demo-b*.json)"
 printf '%8s %12s %14s %10s\n' batch samples "J/sample" method
@@ -23,3 +24,6 @@ per = d["energy_per_unit_j"]
 print(f'{sys.argv[2]:>8} {d["units"] or 0:>12.0f} {("%.4g" % per) if per is not None else "n/a":>14} {m:>10}')
 PY
 done
+echo
+echo "power over time of each run, batches shaded: $BUILD/demo-b1.svg, $BUILD/demo-b8.svg, $BUILD/demo-b32.svg"
+echo "stored runs: $G runs   (database: $GREENOPS_DB)"
