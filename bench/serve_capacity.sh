@@ -2,7 +2,8 @@
 # Client capacity of `greenops serve-bench`: the highest Poisson rate at which it still holds
 # its schedule (achieved >= 99% of the schedule's own rate, arrival lateness p99 <= 1 ms, no
 # failure) against bench/serve_capacity_server on loopback, with a response's 16 events in one
-# write (burst) and one event per write (split), plus the client's CPU time per request.
+# write (burst) and one event per write (split), plus the client's CPU time per request and the
+# share of its core's time that the hypervisor took (steal).
 # Usage: bench/serve_capacity.sh [BUILD] [--rates "5000 10000 ..."] [--duration S] [--parser fast|jansson]
 set -u
 BUILD=${1:-build}
@@ -43,25 +44,36 @@ start_server() {
 	exit 1
 }
 
+# Time the hypervisor took from the client's core (the steal column of /proc/stat), printed as
+# "all steal" in clock ticks: the client is late whenever its virtual CPU is not running.
+steal_ticks() {
+	local core=${pin_client##* }
+	awk -v c="cpu$core" '$1 == c {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat
+}
+
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), parser $PARSER"
 for mode in $MODES; do
 	# split: one event per write, 100 us apart, so that the client reads each event alone.
 	if [ "$mode" = split ]; then start_server --mode split --gap-us 100; else start_server --mode burst; fi
 	best="" best_cpu=""
-	printf '%-6s %8s %9s %9s %9s %11s %11s %8s %7s %6s\n' mode rate schedule achieved ratio "late p99 ms" "cpu us/req" "reads" failed holds
+	printf '%-6s %8s %9s %9s %9s %11s %11s %8s %7s %7s %6s\n' mode rate schedule achieved ratio "late p99 ms" "cpu us/req" "reads" failed steal% holds
 	for rate in $RATES; do
+		s0=$(steal_ticks)
 		$pin_client "$GREENOPS" serve-bench --base-url "http://127.0.0.1:$PORT" --model bench --rate "$rate" \
 			--duration "$DURATION" --output-len 16 --input-len 8 --no-energy --no-db --quiet --cooldown 0 \
 			--json-parser "$PARSER" --timeout 10 --json "$TMP/r.json" 2>"$TMP/err" || { cat "$TMP/err"; break; }
-		line=$(python3 - "$TMP/r.json" "$mode" "$rate" <<'PY'
+		s1=$(steal_ticks)
+		line=$(python3 - "$TMP/r.json" "$mode" "$rate" "$s0" "$s1" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["runs"][0]
+a, b = [int(x) for x in sys.argv[4].split()], [int(x) for x in sys.argv[5].split()]
+steal = 100.0 * (b[1] - a[1]) / max(1, b[0] - a[0])
 ratio = r["achieved_rate"] / r["schedule_rate"]
 late = r["lateness_ms"]["p99"]
 holds = ratio >= 0.99 and late <= 1.0 and r["failed"] == 0 and r["not_sent"] == 0
-print("%-6s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %8.2f %7d %6s" % (sys.argv[2], sys.argv[3], r["schedule_rate"],
+print("%-6s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %8.2f %7d %7.1f %6s" % (sys.argv[2], sys.argv[3], r["schedule_rate"],
       r["achieved_rate"], ratio, late, r["client_cpu_us_per_request"], r["reads_per_response"] or 0,
-      r["failed"], "yes" if holds else "no"))
+      r["failed"], steal, "yes" if holds else "no"))
 PY
 )
 		echo "$line"
