@@ -361,6 +361,18 @@ static enum jpath child_path(enum jpath parent, struct span k)
 
 static int jvalue(struct jr *j, enum jpath path);
 
+/* After a member or element: 1 when a ',' says another follows, 0 at the closing bracket,
+ * -EINVAL for anything else. Consumes what it read. */
+static int jnext(struct jr *j, char close)
+{
+	ws(j);
+	if (j->p >= j->end)
+		return -EINVAL;
+	if (*j->p == ',' || *j->p == close)
+		return *j->p++ == ',';
+	return -EINVAL;
+}
+
 static int jobject(struct jr *j, enum jpath path)
 {
 	j->p++;
@@ -380,18 +392,9 @@ static int jobject(struct jr *j, enum jpath path)
 		j->p++;
 		if (jvalue(j, child_path(path, k)))
 			return -EINVAL;
-		ws(j);
-		if (j->p >= j->end)
-			return -EINVAL;
-		if (*j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (*j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		return -EINVAL;
+		int more = jnext(j, '}');
+		if (more <= 0)
+			return more;
 	}
 }
 
@@ -409,18 +412,9 @@ static int jarray(struct jr *j, enum jpath path)
 			j->c->has_choices = true;
 		if (jvalue(j, child))
 			return -EINVAL;
-		ws(j);
-		if (j->p >= j->end)
-			return -EINVAL;
-		if (*j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (*j->p == ']') {
-			j->p++;
-			return 0;
-		}
-		return -EINVAL;
+		int more = jnext(j, ']');
+		if (more <= 0)
+			return more;
 	}
 }
 
