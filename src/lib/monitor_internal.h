@@ -50,7 +50,8 @@ struct dom_state {
 	struct series anchors; /* struct anchor */
 	int64_t last_anchor_read_ns;
 	int64_t last_power_read_ns;
-	int64_t lost_at_ns; /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
+	int64_t read_cost_ns; /* cheapest counter read seen: its CPU cost */
+	int64_t lost_at_ns;   /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
 	bool energy_ok, power_ok;
 	bool discontinuity;
 	bool stuck_checked;

@@ -164,6 +164,8 @@ static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, 
 	int64_t t1 = gops_now_ns();
 	*mid = t0 + (t1 - t0) / 2;
 	d->last_anchor_read_ns = t1;
+	if (!d->read_cost_ns || t1 - t0 < d->read_cost_ns)
+		d->read_cost_ns = t1 - t0;
 	if (r == GOPS_READ_DISCONTINUITY) {
 		if (!d->discontinuity)
 			gops_domain_note(&d->info, "the energy counter went backwards (driver reload?): "
