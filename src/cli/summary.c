@@ -137,9 +137,12 @@ void summary_print(FILE *f, const struct gops_result *r, const struct summary_ct
 		        "", r->idle_source);
 	else
 		fprintf(f, "  %28s  dynamic: no idle baseline (greenops idle, or --idle)\n", "");
-	if (!isnan(r->units) && r->units > 0)
-		fprintf(f, "  %12.6g J/unit %8s  %.0f units%s\n", r->energy_per_unit_j, "", r->units,
-		        isnan(r->dynamic_energy_j) ? "" : "");
+	if (!isnan(r->units) && r->units > 0) {
+		fprintf(f, "  %12.6g J/unit %8s  %.0f units", r->energy_per_unit_j, "", r->units);
+		if (!isnan(r->dynamic_energy_j))
+			fprintf(f, " (dynamic %.6g J/unit)", r->dynamic_energy_j / r->units);
+		fputc('\n', f);
+	}
 	if (c && c->carbon_g_per_kwh > 0 && !isnan(r->energy_j)) {
 		double pue = c->pue > 0 ? c->pue : 1;
 		double kwh = r->energy_j * pue / 3.6e6;

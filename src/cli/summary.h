@@ -7,11 +7,9 @@
 #include <stdio.h>
 
 struct summary_ctx {
-	const char *command;      /* what was measured, shown in the title ("sleep 3") */
-	int exit_status;          /* greenops's own exit status for the run */
-	int signal;               /* the signal that ended the child, 0 none */
-	const char *const *notes; /* source notes (CUDA_VISIBLE_DEVICES, estimates...) */
-	size_t n_notes;
+	const char *command;     /* what was measured, shown in the title ("sleep 3") */
+	int exit_status;         /* greenops's own exit status for the run */
+	int signal;              /* the signal that ended the child, 0 none */
 	double carbon_g_per_kwh; /* <= 0: not shown */
 	double pue;              /* <= 0: 1 */
 	double price_per_kwh;    /* <= 0: not shown */
