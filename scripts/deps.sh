@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -eu
 
-pkgs="build-essential pkg-config python3
+pkgs="build-essential pkg-config python3 python3-h2
 libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpowercap-dev
 libcmocka-dev clang-format"

@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ struct slot {
 	int32_t chunks, reads;
 	long http_status;
 	bool status_checked, done_seen, finished;
+	bool prior_knowledge; /* this request may open an h2c connection */
 	enum lg_err fail;
 	char fail_msg[200];
 	char curl_err[CURL_ERROR_SIZE];
@@ -71,10 +73,13 @@ struct lg_client {
 	size_t peak_now, peak_prev; /* most requests in flight in this and the last window */
 	int64_t peak_window_end;
 	long maxconnects;
-	int epfd;          /* libcurl's sockets and the arrival timer */
-	int tfd;           /* timerfd armed at the next deadline (arrival or libcurl's timer) */
-	int64_t tfd_armed; /* the deadline it is armed for, 0 none */
-	int64_t curl_due;  /* libcurl's timer, CLOCK_MONOTONIC ns; 0 none */
+	int epfd;           /* libcurl's sockets and the arrival timer */
+	int tfd;            /* timerfd armed at the next deadline (arrival or libcurl's timer) */
+	int64_t tfd_armed;  /* the deadline it is armed for, 0 none */
+	int64_t curl_due;   /* libcurl's timer, CLOCK_MONOTONIC ns; 0 none */
+	bool h2c_reuse_fix; /* libcurl < 8.0.0, --http2 on http:// (see open_socket) */
+	bool h2c_pending;   /* a prior-knowledge request is setting up a connection */
+	int open_socks;     /* sockets libcurl holds open (h2c_reuse_fix only) */
 };
 
 const char *lg_err_name(enum lg_err e)
@@ -141,7 +146,8 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
 	struct lg_chunk c;
 	int rc = s->cl->o.use_jansson ? lg_chunk_parse_jansson(data, len, &c) : lg_chunk_parse(data, len, &c);
 	if (rc) {
-		slot_fail(s, LG_ERR_MALFORMED, "event is not a JSON object: '%.60s'", data);
+		slot_fail(s, LG_ERR_MALFORMED, "event is not a JSON object: '%.*s'", len < 60 ? (int)len : 60,
+		          data);
 		return EV_FAIL;
 	}
 	if (c.is_error || !strcmp(event, "error")) {
@@ -193,6 +199,27 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ctx)
 	return rc ? 0 : n; /* 0 makes libcurl abort the transfer */
 }
 
+/* libcurl before 8.0.0 sets HTTP/2 up a second time on a reused prior-knowledge connection
+ * and fails every request after a connection's first with "Error in the HTTP2 framing layer"
+ * (curl issue 10634, fixed in 8.0.0). There, a request asks for prior knowledge only when no
+ * connection is open or being opened, and otherwise for plain HTTP/2, which reuses (PIPEWAIT)
+ * the open one without setting it up again. The sockets are counted to know. */
+static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct lg_client *c = userp;
+	curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+	if (fd != CURL_SOCKET_BAD)
+		c->open_socks++;
+	return fd;
+}
+
+static int close_socket(void *userp, curl_socket_t fd)
+{
+	struct lg_client *c = userp;
+	c->open_socks--;
+	return close(fd);
+}
+
 static struct slot *slot_new(struct lg_client *c)
 {
 	if (c->n_slots == c->cap_slots) {
@@ -234,6 +261,12 @@ static struct slot *slot_new(struct lg_client *c)
 		                 tls ? (long)CURL_HTTP_VERSION_2TLS
 		                     : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* multiplex rather than open connections */
+		if (c->h2c_reuse_fix) {
+			curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+			curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+			curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+			curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
+		}
 	} else {
 		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	}
@@ -286,6 +319,8 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 	c->epfd = c->tfd = -1;
 	c->o = *o;
 	c->url = gops_xstrdup(o->url);
+	c->h2c_reuse_fix = o->http_version == 2 && strncmp(o->url, "https:", 6) != 0 &&
+	                   curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
 	c->multi = curl_multi_init();
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -328,6 +363,11 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 	c->maxconnects = MIN_IDLE_CONNS;
 	if (o->http_version == 2)
 		curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	/* Under the libcurl < 8.0.0 workaround a second connection would be opened by a plain
+	 * HTTP/2 request, as HTTP/1.1 with an h2c upgrade: requests beyond the server's
+	 * MAX_CONCURRENT_STREAMS wait in libcurl for a stream instead (inside their TTFT). */
+	if (c->h2c_reuse_fix)
+		curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
 	*out = c;
 	return 0;
 nomem:
@@ -452,6 +492,13 @@ static int launch(struct loop *L, size_t i)
 	s->fail_msg[0] = s->curl_err[0] = 0;
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, it->body);
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)it->body_len);
+	if (c->h2c_reuse_fix) {
+		s->prior_knowledge = c->open_socks <= 0 && !c->h2c_pending;
+		c->h2c_pending |= s->prior_knowledge;
+		curl_easy_setopt(s->easy, CURLOPT_HTTP_VERSION,
+		                 s->prior_knowledge ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+		                                    : (long)CURL_HTTP_VERSION_2_0);
+	}
 	r->t_start = gops_now_ns();
 	r->t_admit = c->o.max_concurrency && L->last_free > r->t_sched ? L->last_free : r->t_sched;
 	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
@@ -507,6 +554,8 @@ static void complete(struct loop *L, struct slot *s, CURLcode rc)
 	struct lg_record *r = &run->rec[s->req];
 	int64_t now = gops_now_ns();
 	r->t_end = s->t_read ? s->t_read : now;
+	if (s->prior_knowledge)
+		L->c->h2c_pending = s->prior_knowledge = false;
 	long nc = 0;
 	if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK)
 		r->new_connection = nc > 0;

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""The mock OpenAI-compatible server of openai_mock.py, over HTTP/2 cleartext (h2c, prior knowledge).
+
+Same flags and responses; many streams share one connection, with HTTP/2 flow control both ways.
+--fail-mode drop resets the failing stream (RST_STREAM) mid-response; the connection stays up.
+--log appends one line per request: arrival time, connection number, stream id, streams open.
+Needs the h2 package (Debian: python3-h2). Binds port 0 and prints "PORT <n>" when ready.
+"""
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from openai_mock import count_words  # noqa: E402
+
+STATE = {"count": 0, "conns": 0}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--ttft-ms", type=float, default=40.0, help="time to the first token")
+    p.add_argument("--gap-ms", type=float, default=10.0, help="gap between tokens")
+    p.add_argument("--tokens", type=int, default=0,
+                   help="tokens per response (0: the request's max_tokens, else 16)")
+    p.add_argument("--fail-every", type=int, default=0, help="every Nth request fails")
+    p.add_argument("--fail-mode", choices=["http500", "event", "drop"], default="http500")
+    p.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
+    p.add_argument("--crlf", action="store_true", help="end SSE lines with CRLF")
+    p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
+    p.add_argument("--log", help="append one line per request: "
+                   "CLOCK_MONOTONIC s, connection number, stream id, streams open on it")
+    return p.parse_args()
+
+
+class StreamGone(Exception):
+    """The client reset the stream or closed the connection while we were sending."""
+
+
+class Conn(asyncio.Protocol):
+    def __init__(self, args, log):
+        self.a = args
+        self.log = log
+        self.nl = b"\r\n" if args.crlf else b"\n"
+        self.h2 = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.streams = {}  # stream id -> {"headers", "body", "task"}
+        self.window = None  # set when a WINDOW_UPDATE or SETTINGS may have opened a window
+        self.writable = None  # set while the transport's buffer is below its high mark
+        self.closed = False
+
+    # --- asyncio.Protocol
+
+    def connection_made(self, transport):
+        STATE["conns"] += 1
+        self.id = STATE["conns"]
+        self.transport = transport
+        self.window = asyncio.Event()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.h2.initiate_connection()
+        self.flush()
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.window.set()
+        self.writable.set()
+        for st in self.streams.values():
+            if st.get("task"):
+                st["task"].cancel()
+
+    def pause_writing(self):
+        self.writable.clear()
+
+    def resume_writing(self):
+        self.writable.set()
+
+    def data_received(self, data):
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            # Not HTTP/2 (an HTTP/1.1 client, say): h2 has queued a GOAWAY saying why.
+            self.flush()
+            self.transport.close()
+            return
+        for ev in events:
+            if isinstance(ev, h2.events.RequestReceived):
+                self.streams[ev.stream_id] = {"headers": dict(ev.headers), "body": bytearray()}
+            elif isinstance(ev, h2.events.DataReceived):
+                st = self.streams.get(ev.stream_id)
+                if st is not None:
+                    st["body"] += ev.data
+                # Give the window back at once: bodies larger than 64 KiB need it, per stream
+                # and for the connection (h2 sends WINDOW_UPDATE once enough has been consumed).
+                self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                st = self.streams.get(ev.stream_id)
+                if st is not None:
+                    st["task"] = asyncio.ensure_future(self.request(ev.stream_id, st))
+            elif isinstance(ev, h2.events.StreamReset):
+                st = self.streams.pop(ev.stream_id, None)
+                if st is not None and st.get("task"):
+                    st["task"].cancel()
+            elif isinstance(ev, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+                self.window.set()
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.flush()
+                self.transport.close()
+                return
+        self.flush()
+
+    # --- sending
+
+    def flush(self):
+        out = self.h2.data_to_send()
+        if out and not self.closed:
+            self.transport.write(out)
+
+    def check(self, sid):
+        if self.closed or sid not in self.streams:
+            raise StreamGone()
+
+    async def send(self, sid, data, end=False):
+        """Sends DATA frames within the stream's and the connection's flow-control windows."""
+        view = memoryview(data)
+        while True:
+            self.check(sid)
+            if not self.writable.is_set():
+                await self.writable.wait()
+                continue
+            if not view:
+                if end:
+                    self.h2.end_stream(sid)
+                    self.flush()
+                return
+            n = min(self.h2.local_flow_control_window(sid), self.h2.max_outbound_frame_size, len(view))
+            if n <= 0:
+                self.window.clear()
+                await self.window.wait()
+                continue
+            last = n == len(view)
+            self.h2.send_data(sid, view[:n].tobytes(), end_stream=end and last)
+            self.flush()
+            view = view[n:]
+            if last:
+                return
+
+    async def respond(self, sid, status, ctype, data):
+        self.check(sid)
+        self.h2.send_headers(sid, [(":status", str(status)), ("content-type", ctype),
+                                   ("content-length", str(len(data)))])
+        await self.send(sid, data, end=True)
+
+    def event(self, obj) -> bytes:
+        data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+        return b"data: " + data.encode() + self.nl + self.nl
+
+    # --- one request
+
+    async def request(self, sid, st):
+        try:
+            await self.route(sid, st)
+        except (StreamGone, asyncio.CancelledError):
+            pass
+        except h2.exceptions.StreamClosedError:
+            pass
+        finally:
+            self.streams.pop(sid, None)
+
+    async def route(self, sid, st):
+        hd = st["headers"]
+        method, path = hd.get(":method"), hd.get(":path")
+        if method == "GET" and path in ("/health", "/v1/models"):
+            return await self.respond(sid, 200, "application/json", json.dumps(
+                {"object": "list", "data": [{"id": "mock", "object": "model"}]}).encode())
+        if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
+            return await self.respond(sid, 404, "application/json", json.dumps(
+                {"error": {"message": "no route %s %s" % (method, path)}}).encode())
+        t0 = time.monotonic()
+        STATE["count"] += 1
+        nth = STATE["count"]
+        if self.log:
+            self.log.write("%.6f %d %d %d\n" % (t0, self.id, sid, len(self.streams)))
+        try:
+            req = json.loads(bytes(st["body"]))
+        except ValueError:
+            return await self.respond(sid, 400, "application/json",
+                                      json.dumps({"error": {"message": "body is not JSON"}}).encode())
+        fail = self.a.fail_every > 0 and nth % self.a.fail_every == 0
+        if fail and self.a.fail_mode == "http500":
+            return await self.respond(sid, 500, "application/json", json.dumps(
+                {"error": {"message": "injected failure %d" % nth, "type": "server_error"}}).encode())
+        chat = path.endswith("chat/completions")
+        ntok = self.a.tokens or int(req.get("max_tokens") or 16)
+        usage = not self.a.no_usage and (req.get("stream_options") or {}).get("include_usage")
+        prompt_tokens = count_words(req)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        if not req.get("stream"):
+            await asyncio.sleep(self.a.ttft_ms / 1000 + (ntok - 1) * self.a.gap_ms / 1000)
+            text = "".join(" tok%d" % i for i in range(ntok))
+            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
+                      if chat else {"index": 0, "text": text, "finish_reason": "length"})
+            return await self.respond(sid, 200, "application/json", json.dumps(
+                {"id": "cmpl-%d" % nth, "choices": [choice],
+                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": ntok,
+                           "total_tokens": prompt_tokens + ntok}}).encode())
+        self.check(sid)
+        self.h2.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream"),
+                                   ("cache-control", "no-cache")])
+        self.flush()
+        base = {"id": "cmpl-%d" % nth, "created": int(time.time()), "model": req.get("model", "mock"),
+                "object": "chat.completion.chunk" if chat else "text_completion"}
+        if chat:
+            await self.send(sid, self.event(dict(base, choices=[
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])))
+        first = None
+        for i in range(ntok):
+            # As openai_mock.py: token i due at first + i * gap, so timer lateness never accumulates.
+            deadline = start + self.a.ttft_ms / 1000 if first is None else first + i * self.a.gap_ms / 1000
+            delay = deadline - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if first is None:
+                first = loop.time()
+            if fail and i == ntok // 2:
+                if self.a.fail_mode == "drop":
+                    self.check(sid)
+                    self.h2.reset_stream(sid, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
+                    self.flush()
+                    return
+                await self.send(sid, self.event({"error": {"message": "injected failure %d" % nth,
+                                                           "type": "server_error", "code": 500}}) +
+                                self.event("[DONE]"), end=True)
+                return
+            finish = "length" if i == ntok - 1 else None
+            choice = ({"index": 0, "delta": {"content": " tok%d" % i}, "finish_reason": finish} if chat
+                      else {"index": 0, "text": " tok%d" % i, "logprobs": None, "finish_reason": finish})
+            out = self.event(dict(base, choices=[choice]))
+            if self.a.comments:
+                out = b": ping" + self.nl + out
+            await self.send(sid, out)
+        tail = b""
+        if usage:
+            tail += self.event(dict(base, choices=[], usage={
+                "prompt_tokens": prompt_tokens, "completion_tokens": ntok, "total_tokens": prompt_tokens + ntok}))
+        tail += self.event("[DONE]")
+        await self.send(sid, tail, end=True)
+
+
+async def main():
+    args = parse_args()
+    log = open(args.log, "a", buffering=1) if args.log else None
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: Conn(args, log), args.host, args.port, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    print("PORT %d" % port, flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
