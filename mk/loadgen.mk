@@ -5,3 +5,15 @@ $(BUILD)/bench/serve_capacity_server: bench/serve_capacity_server.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(LDFLAGS) -o $@ $<
 
 EXTRA_ALL += $(BUILD)/bench/serve_capacity_server
+
+# The parser's cost alone, and the barest libcurl-multi client: reference points of the
+# capacity benchmark.
+$(BUILD)/bench/sse_bench: bench/sse_bench.c $(BUILD)/libgreenops.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(LIBS)
+
+$(BUILD)/bench/curl_bare: bench/curl_bare.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(LDFLAGS) -o $@ $< $(PKG_LIBS) -lm
+
+EXTRA_ALL += $(BUILD)/bench/sse_bench $(BUILD)/bench/curl_bare

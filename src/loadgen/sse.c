@@ -66,6 +66,7 @@ void lg_sse_reset(struct lg_sse *s)
 	s->have_data = false;
 	s->last_cr = false;
 	s->bom_checked = false;
+	s->direct = NULL;
 }
 
 void lg_sse_release(struct lg_sse *s)
@@ -79,10 +80,28 @@ bool lg_sse_pending(const struct lg_sse *s)
 	return s->have_data || s->line.len > 0;
 }
 
+/* The first data line of an event is not copied while it lies in the piece being fed: most
+ * events are one data line followed by the empty line, and those are dispatched straight
+ * from the caller's bytes. Anything else (a second data line, the piece ending first) copies
+ * it into the data buffer. */
+static int flush_direct(struct lg_sse *s)
+{
+	if (!s->direct)
+		return 0;
+	int rc = lg_buf_add(&s->data, s->direct, s->direct_len);
+	if (rc == 0)
+		rc = lg_buf_add(&s->data, "\n", 1);
+	s->direct = NULL;
+	return rc;
+}
+
 static int dispatch(struct lg_sse *s)
 {
 	int rc = 0;
-	if (s->have_data) {
+	if (s->direct) {
+		rc = s->fn(s->ctx, s->event, s->direct, s->direct_len);
+		s->direct = NULL;
+	} else if (s->have_data) {
 		/* The data buffer ends with the '\n' appended after the last data line. */
 		size_t len = s->data.len - 1;
 		s->data.p[len] = 0;
@@ -94,7 +113,9 @@ static int dispatch(struct lg_sse *s)
 	return rc;
 }
 
-static int process_line(struct lg_sse *s, const char *l, size_t n)
+/* in_piece: l points into the piece being fed (not into the line buffer), so it stays valid
+ * until lg_sse_feed returns. */
+static int process_line(struct lg_sse *s, const char *l, size_t n, bool in_piece)
 {
 	if (n == 0)
 		return dispatch(s);
@@ -107,7 +128,17 @@ static int process_line(struct lg_sse *s, const char *l, size_t n)
 	if (vlen && *v == ' ')
 		v++, vlen--;
 	if (flen == 4 && memcmp(l, "data", 4) == 0) {
-		int rc = lg_buf_add(&s->data, v, vlen);
+		if (!s->have_data && in_piece) {
+			if (vlen >= s->data.max)
+				return -E2BIG;
+			s->direct = v;
+			s->direct_len = vlen;
+			s->have_data = true;
+			return 0;
+		}
+		int rc = flush_direct(s);
+		if (rc == 0)
+			rc = lg_buf_add(&s->data, v, vlen);
 		if (rc == 0)
 			rc = lg_buf_add(&s->data, "\n", 1);
 		s->have_data = true;
@@ -121,15 +152,16 @@ static int process_line(struct lg_sse *s, const char *l, size_t n)
 	return 0; /* id, retry and unknown fields do not matter here */
 }
 
+/* The first CR or LF: memchr twice (vectorised in libc) rather than a loop over bytes. */
 static const char *find_eol(const char *p, const char *end)
 {
-	for (; p < end; p++)
-		if (*p == '\n' || *p == '\r')
-			return p;
-	return NULL;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *lim = nl ? nl : end;
+	const char *cr = memchr(p, '\r', (size_t)(lim - p));
+	return cr ? cr : nl;
 }
 
-int lg_sse_feed(struct lg_sse *s, const char *p, size_t n)
+static int feed(struct lg_sse *s, const char *p, size_t n)
 {
 	const char *end = p + n;
 	if (!s->bom_checked && n > 0) {
@@ -151,10 +183,10 @@ int lg_sse_feed(struct lg_sse *s, const char *p, size_t n)
 		if (s->line.len) {
 			rc = lg_buf_add(&s->line, p, (size_t)(eol - p));
 			if (rc == 0)
-				rc = process_line(s, s->line.p, s->line.len);
+				rc = process_line(s, s->line.p, s->line.len, false);
 			lg_buf_reset(&s->line);
 		} else {
-			rc = process_line(s, p, (size_t)(eol - p));
+			rc = process_line(s, p, (size_t)(eol - p), true);
 		}
 		if (rc)
 			return rc;
@@ -167,6 +199,14 @@ int lg_sse_feed(struct lg_sse *s, const char *p, size_t n)
 		}
 	}
 	return 0;
+}
+
+int lg_sse_feed(struct lg_sse *s, const char *p, size_t n)
+{
+	int rc = feed(s, p, n);
+	/* The caller's bytes are gone after this call: keep what an unfinished event needs. */
+	int rc2 = flush_direct(s);
+	return rc ? rc : rc2;
 }
 
 /* ---- the chunk reader ---- */
@@ -202,9 +242,11 @@ struct span {
 	size_t n;
 };
 
-static void ws(struct jr *j)
+static inline void ws(struct jr *j)
 {
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+	/* Compact JSON has no whitespace: one comparison settles the usual case. */
+	while (j->p < j->end && (unsigned char)*j->p <= ' ' &&
+	       (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
 		j->p++;
 }
 
@@ -219,11 +261,41 @@ static int hexval(char ch)
 	return -1;
 }
 
+/* Where a string's plain run ends: the first '"', '\\' or control byte, looked for eight bytes
+ * at a time (SWAR; strings here are keys and short tokens, so the word test pays off from
+ * the first word). Returns end when none. */
+static const char *string_stop(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	while (end - p >= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+		/* A byte is flagged when it is zero after the xor (quote, backslash) or below 0x20;
+		 * the lowest flag is exact, which is the one used. */
+		uint64_t t = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & high;
+		if (t)
+			return p + (__builtin_ctzll(t) >> 3);
+		p += 8;
+	}
+#endif
+	for (; p < end; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '"' || ch == '\\' || ch < 0x20)
+			return p;
+	}
+	return end;
+}
+
 /* A string's raw (escaped) span, validated. j->p is at the opening quote. */
 static int jstring(struct jr *j, struct span *out)
 {
 	const char *p = ++j->p;
-	while (p < j->end) {
+	for (;;) {
+		p = string_stop(p, j->end);
+		if (p >= j->end)
+			return -EINVAL;
 		unsigned char ch = (unsigned char)*p;
 		if (ch == '"') {
 			out->s = j->p;
@@ -233,34 +305,32 @@ static int jstring(struct jr *j, struct span *out)
 		}
 		if (ch < 0x20)
 			return -EINVAL;
-		if (ch == '\\') {
-			if (++p >= j->end)
+		/* a backslash */
+		if (++p >= j->end)
+			return -EINVAL;
+		switch (*p) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			break;
+		case 'u':
+			if (j->end - p < 5)
 				return -EINVAL;
-			switch (*p) {
-			case '"':
-			case '\\':
-			case '/':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't':
-				break;
-			case 'u':
-				if (j->end - p < 5)
+			for (int i = 1; i <= 4; i++)
+				if (hexval(p[i]) < 0)
 					return -EINVAL;
-				for (int i = 1; i <= 4; i++)
-					if (hexval(p[i]) < 0)
-						return -EINVAL;
-				p += 4;
-				break;
-			default:
-				return -EINVAL;
-			}
+			p += 4;
+			break;
+		default:
+			return -EINVAL;
 		}
 		p++;
 	}
-	return -EINVAL;
 }
 
 static int jnumber(struct jr *j, int64_t *ival, bool *is_int)

@@ -20,15 +20,18 @@ int lg_buf_add(struct lg_buf *b, const void *data, size_t n);
 void lg_buf_reset(struct lg_buf *b);
 void lg_buf_release(struct lg_buf *b);
 
-/* Called for every dispatched event; data is NUL-terminated (the data lines joined with
- * '\n'), event is the `event:` field ("" when none). Returns 0 to go on, non-zero to stop
+/* Called for every dispatched event; data is the data lines joined with '\n', len bytes,
+ * not NUL-terminated (it may point into the fed bytes); event is the `event:` field ("" when
+ * none). Returns 0 to go on, non-zero to stop
  * the parser (that value is returned by lg_sse_feed). */
 typedef int (*lg_sse_event_fn)(void *ctx, const char *event, const char *data, size_t len);
 
 struct lg_sse {
 	struct lg_buf line; /* the current, unfinished line */
 	struct lg_buf data; /* data lines of the current event */
-	char event[32];     /* the event type of the current event */
+	const char *direct; /* its only data line so far, still in the piece being fed */
+	size_t direct_len;
+	char event[32]; /* the event type of the current event */
 	bool have_data;
 	bool last_cr; /* the previous piece ended in CR: a following LF belongs to it */
 	bool bom_checked;
