@@ -266,25 +266,24 @@ static int hexval(char ch)
  * the first word). Returns end when none. */
 static const char *string_stop(const char *p, const char *end)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	while (end - p >= 8) {
-		uint64_t x;
-		memcpy(&x, p, 8);
-		uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-		/* A byte is flagged when it is zero after the xor (quote, backslash) or below 0x20;
-		 * the lowest flag is exact, which is the one used. */
-		uint64_t t = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & high;
-		if (t)
-			return p + (__builtin_ctzll(t) >> 3);
-		p += 8;
-	}
-#endif
-	for (; p < end; p++) {
-		unsigned char ch = (unsigned char)*p;
-		if (ch == '"' || ch == '\\' || ch < 0x20)
+	/* 1 for the bytes that end a plain run: '"', '\\' and controls. */
+	static const unsigned char stop[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+	                                        1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+	                                        1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
+	while (end - p >= 4) {
+		if (stop[(unsigned char)p[0]])
 			return p;
+		if (stop[(unsigned char)p[1]])
+			return p + 1;
+		if (stop[(unsigned char)p[2]])
+			return p + 2;
+		if (stop[(unsigned char)p[3]])
+			return p + 3;
+		p += 4;
 	}
+	for (; p < end; p++)
+		if (stop[(unsigned char)*p])
+			return p;
 	return end;
 }
 
