@@ -461,6 +461,8 @@ static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts
 	json_object_set_new(j, "connections_opened", json_integer((json_int_t)s->connections_opened));
 	json_object_set_new(j, "client_cpu_s", num(s->cpu_s));
 	json_object_set_new(j, "client_cpu_us_per_request", num(s->cpu_us_per_request));
+	json_object_set_new(j, "client_spin_s", num(s->spin_s));
+	json_object_set_new(j, "client_busy_us_per_request", num(s->busy_us_per_request));
 	energy_json(r, false, j);
 	if (s->steady_valid) {
 		json_t *st = json_object();

@@ -22,21 +22,37 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Big enough that a whole response of short events arrives in one read; libcurl keeps one
- * such buffer per easy handle, so it is not the 10 MB maximum. */
-#define RECV_BUFFER (128 * 1024)
+/* Twice libcurl's default, so that a response of a hundred short events arrives in one read.
+ * libcurl 7.88 allocates this buffer for every transfer and frees it at the end; glibc
+ * consolidates its free lists on every free of 64 KiB or more, which at 128 KiB cost about
+ * 1% of the client's time per request: so it stays under that. */
+#define RECV_BUFFER (32 * 1024)
 #define MAX_EVENT   (1024 * 1024) /* one event larger than this is a malformed stream */
 #define ERR_BODY    2048          /* what is kept of an error response's body */
 #define POLL_CAP_MS 100           /* wake at least this often for progress and the stop flag */
+/* An arrival closer than this is waited for by polling without sleeping: a virtual CPU that
+ * halts wakes tens of microseconds late (hundreds after a millisecond's sleep, measured on
+ * the 2-core build machine), and each sleep and wake costs more CPU than the poll it saves.
+ * At low rates this costs at most SPIN_NS of a core per arrival. */
+#define SPIN_NS 100000
 /* libcurl (7.88) walks a host's connections to find an idle one for every new transfer, and
  * its whole cache on every curl_multi_remove_handle; connections left over from a burst make
  * every later request slower, which makes the client late, which opens more connections. So
  * the cache is sized to twice the recent peak of requests in flight (this second's and the
  * last one's): enough to reuse every connection under steady load, and after a burst the idle
  * surplus is closed. */
-#define MIN_IDLE_CONNS 64
+#define MIN_IDLE_CONNS 8 /* per shard */
 #define LAUNCH_BATCH   128
 #define PEAK_WINDOW_NS 1000000000LL
+/* libcurl (7.88) also walks a host's connections, skipping those in use, to find an idle one
+ * for every new transfer, and again on every curl_multi_remove_handle to find the one just
+ * used: per request, a cost that grows with the requests in flight. Measured on the build
+ * machine, a client that fell behind spent half its time in that walk and never caught up.
+ * So HTTP/1.1 transfers are spread over several multi handles (each its own connection
+ * cache), a new request going to the one with the fewest in flight: each walk is that many
+ * times shorter. HTTP/2 multiplexes over one connection and keeps one multi handle. */
+#define MAX_SHARDS 16
+#define TIMER_TAG  UINT64_MAX /* epoll data of the arrival timer */
 
 /* What the event callback reports back to the write callback. */
 #define EV_FAIL 1
@@ -56,27 +72,36 @@ struct slot {
 	long http_status;
 	bool status_checked, done_seen, finished;
 	bool prior_knowledge; /* this request may open an h2c connection */
+	struct shard *sh;     /* the multi handle it was added to */
 	enum lg_err fail;
 	char fail_msg[200];
 	char curl_err[CURL_ERROR_SIZE];
 	struct slot *next_free;
 };
 
-struct lg_client {
+struct shard {
+	struct lg_client *c;
 	CURLM *multi;
+	int64_t curl_due;           /* its libcurl timer, CLOCK_MONOTONIC ns; 0 none */
+	size_t active;              /* transfers in it */
+	bool dirty;                 /* libcurl ran in it since its messages were last read */
+	size_t peak_now, peak_prev; /* most in flight in this and the last window */
+	long maxconnects;
+};
+
+struct lg_client {
+	struct shard sh[MAX_SHARDS];
+	int n_shards;
 	struct curl_slist *headers;
 	struct lg_client_opts o;
 	char *url;
 	struct slot **slots; /* every slot ever made, for freeing */
 	size_t n_slots, cap_slots;
 	struct slot *free_list;
-	size_t peak_now, peak_prev; /* most requests in flight in this and the last window */
 	int64_t peak_window_end;
-	long maxconnects;
 	int epfd;           /* libcurl's sockets and the arrival timer */
 	int tfd;            /* timerfd armed at the next deadline (arrival or libcurl's timer) */
 	int64_t tfd_armed;  /* the deadline it is armed for, 0 none */
-	int64_t curl_due;   /* libcurl's timer, CLOCK_MONOTONIC ns; 0 none */
 	bool h2c_reuse_fix; /* libcurl < 8.0.0, --http2 on http:// (see open_socket) */
 	bool h2c_pending;   /* a prior-knowledge request is setting up a connection */
 	int open_socks;     /* sockets libcurl holds open (h2c_reuse_fix only) */
@@ -286,14 +311,15 @@ static void slot_free(struct slot *s)
 /* libcurl tells which sockets to watch: mirror that into the epoll set. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	struct lg_client *c = userp;
+	struct shard *sh = userp;
+	struct lg_client *c = sh->c;
 	if (what == CURL_POLL_REMOVE) {
 		epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
 		return 0;
 	}
 	struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
 	                                   ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
-	                         .data.fd = fd};
+	                         .data.u64 = (uint64_t)(sh - c->sh) << 32 | (uint32_t)fd};
 	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
 		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
 	return 0;
@@ -301,8 +327,8 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 
 static int on_timer(CURLM *m, long timeout_ms, void *userp)
 {
-	struct lg_client *c = userp;
-	c->curl_due = timeout_ms < 0 ? 0 : gops_now_ns() + (int64_t)timeout_ms * 1000000;
+	struct shard *sh = userp;
+	sh->curl_due = timeout_ms < 0 ? 0 : gops_now_ns() + (int64_t)timeout_ms * 1000000;
 	return 0;
 }
 
@@ -321,7 +347,15 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 	c->url = gops_xstrdup(o->url);
 	c->h2c_reuse_fix = o->http_version == 2 && strncmp(o->url, "https:", 6) != 0 &&
 	                   curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
-	c->multi = curl_multi_init();
+	c->n_shards = o->http_version == 2 ? 1 : MAX_SHARDS;
+	for (int i = 0; i < c->n_shards; i++) {
+		c->sh[i].c = c;
+		if (!(c->sh[i].multi = curl_multi_init())) {
+			snprintf(err, errlen, "out of memory");
+			lg_client_free(c);
+			return -ENOMEM;
+		}
+	}
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (c->epfd < 0 || c->tfd < 0) {
@@ -329,17 +363,10 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 		lg_client_free(c);
 		return -EMFILE;
 	}
-	struct epoll_event tev = {.events = EPOLLIN, .data.fd = c->tfd};
+	struct epoll_event tev = {.events = EPOLLIN, .data.u64 = TIMER_TAG};
 	epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tfd, &tev);
-	if (!c->url || !c->multi)
+	if (!c->url)
 		goto nomem;
-	/* The socket interface: each wake-up costs what its events cost, never a walk over
-	 * every transfer in flight (curl_multi_perform/poll do that walk, which at high rates
-	 * turns a moment of lateness into a collapse). */
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	/* No Expect: 100-continue round trip for bigger prompts; JSON in, SSE out. */
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	h = h ? curl_slist_append(h, "Expect:") : NULL;
@@ -355,19 +382,29 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 	if (!h)
 		goto nomem;
 	c->headers = h;
-	/* No cap on connections per host: an open-loop client must never queue behind its own
-	 * pool. Keep plenty of idle connections so that a burst's connections are reused after it. */
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)MIN_IDLE_CONNS);
-	c->maxconnects = MIN_IDLE_CONNS;
-	if (o->http_version == 2)
-		curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	/* Under the libcurl < 8.0.0 workaround a second connection would be opened by a plain
-	 * HTTP/2 request, as HTTP/1.1 with an h2c upgrade: requests beyond the server's
-	 * MAX_CONCURRENT_STREAMS wait in libcurl for a stream instead (inside their TTFT). */
-	if (c->h2c_reuse_fix)
-		curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+	for (int i = 0; i < c->n_shards; i++) {
+		CURLM *m = c->sh[i].multi;
+		/* The socket interface: each wake-up costs what its events cost, never a walk over
+		 * every transfer in flight (curl_multi_perform/poll do that walk, which at high
+		 * rates turns a moment of lateness into a collapse). */
+		curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &c->sh[i]);
+		curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+		curl_multi_setopt(m, CURLMOPT_TIMERDATA, &c->sh[i]);
+		/* No cap on connections per host: an open-loop client must never queue behind its
+		 * own pool. Keep idle connections so that a burst's connections are reused after it. */
+		curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+		curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+		curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)MIN_IDLE_CONNS);
+		c->sh[i].maxconnects = MIN_IDLE_CONNS;
+		if (o->http_version == 2)
+			curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+		/* Under the libcurl < 8.0.0 workaround a second connection would be opened by a
+		 * plain HTTP/2 request, as HTTP/1.1 with an h2c upgrade: requests beyond the server's
+		 * MAX_CONCURRENT_STREAMS wait in libcurl for a stream instead (inside their TTFT). */
+		if (c->h2c_reuse_fix)
+			curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+	}
 	*out = c;
 	return 0;
 nomem:
@@ -383,8 +420,9 @@ void lg_client_free(struct lg_client *c)
 	for (size_t i = 0; i < c->n_slots; i++)
 		slot_free(c->slots[i]);
 	free(c->slots);
-	if (c->multi)
-		curl_multi_cleanup(c->multi);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->sh[i].multi)
+			curl_multi_cleanup(c->sh[i].multi);
 	curl_slist_free_all(c->headers);
 	if (c->epfd >= 0)
 		close(c->epfd);
@@ -453,18 +491,20 @@ static void steady_check(struct loop *L, int64_t t_completion)
 	}
 }
 
-static void size_cache(struct lg_client *c, int64_t now)
+static void size_cache(struct lg_client *c, struct shard *sh, int64_t now)
 {
 	if (now >= c->peak_window_end) {
-		c->peak_prev = c->peak_now;
-		c->peak_now = 0;
+		for (int i = 0; i < c->n_shards; i++) {
+			c->sh[i].peak_prev = c->sh[i].peak_now;
+			c->sh[i].peak_now = c->sh[i].active;
+		}
 		c->peak_window_end = now + PEAK_WINDOW_NS;
 	}
-	size_t peak = c->peak_now > c->peak_prev ? c->peak_now : c->peak_prev;
+	size_t peak = sh->peak_now > sh->peak_prev ? sh->peak_now : sh->peak_prev;
 	long want = 2 * (long)peak > MIN_IDLE_CONNS ? 2 * (long)peak : MIN_IDLE_CONNS;
-	if (want != c->maxconnects) {
-		curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, want);
-		c->maxconnects = want;
+	if (want != sh->maxconnects) {
+		curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, want);
+		sh->maxconnects = want;
 	}
 }
 
@@ -501,15 +541,22 @@ static int launch(struct loop *L, size_t i)
 	}
 	r->t_start = gops_now_ns();
 	r->t_admit = c->o.max_concurrency && L->last_free > r->t_sched ? L->last_free : r->t_sched;
-	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+	/* The shard with the fewest in flight: the first one while the load is light, so that
+	 * its connections are the ones reused. */
+	struct shard *sh = &c->sh[0];
+	for (int k = 1; k < c->n_shards && sh->active; k++)
+		if (c->sh[k].active < sh->active)
+			sh = &c->sh[k];
+	s->sh = sh;
+	if (curl_multi_add_handle(sh->multi, s->easy) != CURLM_OK) {
 		s->next_free = c->free_list;
 		c->free_list = s;
 		return -EIO;
 	}
 	L->active++;
-	if (L->active > c->peak_now)
-		c->peak_now = L->active;
-	size_cache(c, r->t_start);
+	if (++sh->active > sh->peak_now)
+		sh->peak_now = sh->active;
+	size_cache(c, sh, r->t_start);
 	if (i == L->s->n_warmup) {
 		L->started = true;
 		mark(L, LG_MARK_START, r->t_sched);
@@ -626,7 +673,8 @@ static void complete(struct loop *L, struct slot *s, CURLcode rc)
 	if (!L->first_completion)
 		L->first_completion = r->t_end;
 	steady_check(L, r->t_end);
-	curl_multi_remove_handle(L->c->multi, s->easy);
+	curl_multi_remove_handle(s->sh->multi, s->easy);
+	s->sh->active--;
 	s->next_free = L->c->free_list;
 	L->c->free_list = s;
 	L->active--;
@@ -638,13 +686,18 @@ static void drain(struct loop *L)
 {
 	CURLMsg *m;
 	int left;
-	while ((m = curl_multi_info_read(L->c->multi, &left)))
-		if (m->msg == CURLMSG_DONE) {
-			struct slot *s = NULL;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-			CURLcode rc = m->data.result;
-			complete(L, s, rc);
-		}
+	for (int i = 0; i < L->c->n_shards; i++) {
+		if (!L->c->sh[i].dirty)
+			continue;
+		L->c->sh[i].dirty = false;
+		while ((m = curl_multi_info_read(L->c->sh[i].multi, &left)))
+			if (m->msg == CURLMSG_DONE) {
+				struct slot *s = NULL;
+				curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+				CURLcode rc = m->data.result;
+				complete(L, s, rc);
+			}
+	}
 }
 
 static void abort_in_flight(struct loop *L)
@@ -682,21 +735,21 @@ static void report(struct loop *L, int64_t now)
 }
 
 /* Sleeps until a socket is ready or the deadline (exact to microseconds: a timerfd, not a
- * millisecond poll timeout), and hands every ready socket to libcurl. */
-static void wait_events(struct lg_client *c, int64_t deadline)
+ * millisecond poll timeout), or only looks when spin is set, and hands every ready socket to
+ * libcurl. Returns how many sockets were ready. */
+static int wait_events(struct lg_client *c, int64_t deadline, bool spin)
 {
-	if (deadline != c->tfd_armed) {
+	if (!spin && deadline != c->tfd_armed) {
 		struct itimerspec its = {
 		    .it_value = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000}};
 		timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 		c->tfd_armed = deadline;
 	}
 	struct epoll_event evs[256];
-	int n = epoll_wait(c->epfd, evs, 256, POLL_CAP_MS);
+	int n = epoll_wait(c->epfd, evs, 256, spin ? 0 : POLL_CAP_MS);
 	int running;
 	for (int i = 0; i < n; i++) {
-		int fd = evs[i].data.fd;
-		if (fd == c->tfd) {
+		if (evs[i].data.u64 == TIMER_TAG) {
 			uint64_t ticks;
 			if (read(c->tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
 				continue;
@@ -706,8 +759,11 @@ static void wait_events(struct lg_client *c, int64_t deadline)
 		int mask = ((evs[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
 		           ((evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
 		           ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-		curl_multi_socket_action(c->multi, fd, mask, &running);
+		struct shard *sh = &c->sh[evs[i].data.u64 >> 32];
+		sh->dirty = true;
+		curl_multi_socket_action(sh->multi, (int)(uint32_t)evs[i].data.u64, mask, &running);
 	}
+	return n;
 }
 
 int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_run *run, char *err,
@@ -762,10 +818,15 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		}
 		if (cap && L.active >= cap && L.next < s->n && run->rec[L.next].t_sched <= now)
 			L.blocked = true;
-		int running;
-		if (c->curl_due && c->curl_due <= gops_now_ns()) {
-			c->curl_due = 0;
-			curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		int64_t t_timers = gops_now_ns();
+		for (int k = 0; k < c->n_shards; k++) {
+			struct shard *sh = &c->sh[k];
+			if (sh->curl_due && sh->curl_due <= t_timers) {
+				int running;
+				sh->curl_due = 0;
+				sh->dirty = true;
+				curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+			}
 		}
 		drain(&L);
 		/* Counted requests whose first token came: they decide when the tail begins. */
@@ -794,12 +855,24 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		int64_t deadline = now + (int64_t)POLL_CAP_MS * 1000000;
 		if (L.next < s->n && (!cap || L.active < cap) && run->rec[L.next].t_sched < deadline)
 			deadline = run->rec[L.next].t_sched;
-		if (c->curl_due && c->curl_due < deadline)
-			deadline = c->curl_due;
+		for (int k = 0; k < c->n_shards; k++)
+			if (c->sh[k].curl_due && c->sh[k].curl_due < deadline)
+				deadline = c->sh[k].curl_due;
 		if (deadline <= now)
 			continue;
-		wait_events(c, deadline);
-		drain(&L);
+		if (deadline - now <= SPIN_NS) {
+			/* Poll until something is ready or the deadline comes, and count the polls
+			 * that found nothing as spinning, not as work. */
+			int64_t t = now;
+			int n;
+			while ((n = wait_events(c, deadline, true)) == 0 && (t = gops_now_ns()) < deadline)
+				;
+			run->spin_s += (double)(t - now) / 1e9;
+			if (n > 0)
+				drain(&L);
+		} else if (wait_events(c, deadline, false) > 0) {
+			drain(&L);
+		}
 	}
 	abort_in_flight(&L);
 	/* Stopped early, a plateau never reaches its tail: it is closed where the run ends. */

@@ -109,8 +109,9 @@ struct lg_run {
 	int64_t t0;           /* the run's time origin: offsets count from here */
 	int64_t steady_begin; /* 0: no plateau was observed */
 	int64_t steady_end;
-	double cpu_s; /* CPU time of the client thread during the run */
-	bool stopped; /* by the stop flag */
+	double cpu_s;  /* CPU time of the client thread during the run */
+	double spin_s; /* of which polling with nothing to do while an arrival was close */
+	bool stopped;  /* by the stop flag */
 	bool too_many_failures;
 	bool client_behind; /* the client fell LG_MAX_BEHIND_NS behind its schedule: stopped */
 };

@@ -173,7 +173,10 @@ int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, cons
 	}
 	s->reads_per_response = s->completed ? s->reads_per_response / s->completed : NAN;
 	s->cpu_s = run->cpu_s;
-	s->cpu_us_per_request = s->sent ? run->cpu_s * 1e6 / (double)(s->sent + run->n_warmup) : NAN;
+	s->spin_s = run->spin_s;
+	double handed = (double)(s->sent + run->n_warmup);
+	s->cpu_us_per_request = s->sent ? run->cpu_s * 1e6 / handed : NAN;
+	s->busy_us_per_request = s->sent ? (run->cpu_s - run->spin_s) * 1e6 / handed : NAN;
 	free(ttft), free(tpot), free(e2el), free(queue), free(late), free(itl);
 	return 0;
 }

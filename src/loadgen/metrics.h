@@ -57,6 +57,7 @@ struct lg_summary {
 	double reads_per_response;           /* mean reads of a completed response */
 	size_t connections_opened;           /* requests that needed a new connection */
 	double cpu_s, cpu_us_per_request;
+	double spin_s, busy_us_per_request; /* polling for a close arrival; the CPU time without it */
 };
 
 /* Distribution of v[0..n) (sorted in place), percentiles by linear interpolation as numpy. */
