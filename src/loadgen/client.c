@@ -87,6 +87,7 @@ struct shard {
 	bool dirty;                 /* libcurl ran in it since its messages were last read */
 	size_t peak_now, peak_prev; /* most in flight in this and the last window */
 	long maxconnects;
+	long min_idle; /* connections kept however light the load (see lg_client_prewarm) */
 };
 
 struct lg_client {
@@ -280,6 +281,8 @@ static struct slot *slot_new(struct lg_client *c)
 	 * 10 s is failing, and waiting would stall the schedule behind it. */
 	long ct = c->o.timeout_ms > 0 && c->o.timeout_ms < 10000 ? c->o.timeout_ms : 10000;
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct);
+	if (getenv("HE_MS"))
+		curl_easy_setopt(e, CURLOPT_HAPPY_EYEBALLS_TIMEOUT_MS, atol(getenv("HE_MS")));
 	if (c->o.http_version == 2) {
 		bool tls = strncmp(c->url, "https:", 6) == 0;
 		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
@@ -396,7 +399,7 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 		curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
 		curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
 		curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)MIN_IDLE_CONNS);
-		c->sh[i].maxconnects = MIN_IDLE_CONNS;
+		c->sh[i].maxconnects = c->sh[i].min_idle = MIN_IDLE_CONNS;
 		if (o->http_version == 2)
 			curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 		/* Under the libcurl < 8.0.0 workaround a second connection would be opened by a
@@ -501,7 +504,7 @@ static void size_cache(struct lg_client *c, struct shard *sh, int64_t now)
 		c->peak_window_end = now + PEAK_WINDOW_NS;
 	}
 	size_t peak = sh->peak_now > sh->peak_prev ? sh->peak_now : sh->peak_prev;
-	long want = 2 * (long)peak > MIN_IDLE_CONNS ? 2 * (long)peak : MIN_IDLE_CONNS;
+	long want = 2 * (long)peak > sh->min_idle ? 2 * (long)peak : sh->min_idle;
 	if (want != sh->maxconnects) {
 		curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, want);
 		sh->maxconnects = want;
@@ -766,6 +769,92 @@ static int wait_events(struct lg_client *c, int64_t deadline, bool spin)
 	return n;
 }
 
+static size_t discard(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	return size * nmemb;
+}
+
+int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t timeout_ns)
+{
+	if (c->o.http_version == 2 || n == 0)
+		return 0;
+	size_t per = (n + (size_t)c->n_shards - 1) / (size_t)c->n_shards;
+	n = per * (size_t)c->n_shards;
+	struct slot **used = calloc(n, sizeof *used);
+	if (!used)
+		return -ENOMEM;
+	int rc = 0;
+	size_t added = 0, done = 0;
+	for (; added < n; added++) {
+		struct slot *s = c->free_list;
+		if (s)
+			c->free_list = s->next_free;
+		else if (!(s = slot_new(c))) {
+			rc = -ENOMEM;
+			break;
+		}
+		used[added] = s;
+		s->sh = &c->sh[added % (size_t)c->n_shards];
+		curl_easy_setopt(s->easy, CURLOPT_URL, url);
+		curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
+		if (curl_multi_add_handle(s->sh->multi, s->easy) != CURLM_OK) {
+			s->next_free = c->free_list;
+			c->free_list = s;
+			rc = -EIO;
+			break;
+		}
+		s->sh->active++;
+	}
+	int64_t end = gops_now_ns() + timeout_ns;
+	while (done < added) {
+		int64_t now = gops_now_ns();
+		if (now >= end)
+			break;
+		int64_t deadline = now + 10000000 < end ? now + 10000000 : end;
+		for (int k = 0; k < c->n_shards; k++) {
+			struct shard *sh = &c->sh[k];
+			if (sh->curl_due && sh->curl_due <= now) {
+				int running;
+				sh->curl_due = 0;
+				curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+			}
+			if (sh->curl_due && sh->curl_due < deadline)
+				deadline = sh->curl_due;
+		}
+		if (deadline > now)
+			wait_events(c, deadline, false);
+		for (int k = 0; k < c->n_shards; k++) {
+			CURLMsg *m;
+			int left;
+			while ((m = curl_multi_info_read(c->sh[k].multi, &left)))
+				if (m->msg == CURLMSG_DONE)
+					done++;
+		}
+	}
+	/* Whatever the answers were: what mattered is the connections (a server that closes
+	 * them, or does not know the path, leaves fewer to reuse and nothing else). */
+	for (size_t i = 0; i < added; i++) {
+		struct slot *s = used[i];
+		curl_multi_remove_handle(s->sh->multi, s->easy);
+		s->sh->active--;
+		curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
+		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_write);
+		s->next_free = c->free_list;
+		c->free_list = s;
+	}
+	for (int k = 0; k < c->n_shards; k++) {
+		struct shard *sh = &c->sh[k];
+		sh->min_idle = (long)per > MIN_IDLE_CONNS ? (long)per : MIN_IDLE_CONNS;
+		if (sh->min_idle > sh->maxconnects) {
+			curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, sh->min_idle);
+			sh->maxconnects = sh->min_idle;
+		}
+	}
+	free(used);
+	return rc;
+}
+
 int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_run *run, char *err,
                   size_t errlen)
 {
@@ -858,8 +947,14 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		for (int k = 0; k < c->n_shards; k++)
 			if (c->sh[k].curl_due && c->sh[k].curl_due < deadline)
 				deadline = c->sh[k].curl_due;
-		if (deadline <= now)
+		if (deadline <= now) {
+			/* Behind schedule or a libcurl timer due: still look at the sockets, without
+			 * sleeping, so that responses keep being read and connections freed while the
+			 * client catches up (else every late request opens a new connection). */
+			if (wait_events(c, deadline, true) > 0)
+				drain(&L);
 			continue;
+		}
 		if (deadline - now <= SPIN_NS) {
 			/* Poll until something is ready or the deadline comes, and count the polls
 			 * that found nothing as spinning, not as work. */
