@@ -3,6 +3,7 @@
  * from a pool, curl_multi_perform + curl_multi_poll, and a write callback that only counts
  * "data:" lines. No SSE parsing, no JSON, no per-request record beyond the lateness.
  * Usage: curl_bare URL RATE DURATION_S [SEED]
+ *        curl_bare URL closed:C N     (closed loop: N requests, C in flight; lateness 0)
  * Prints: schedule_rate achieved_rate lateness_p99_ms cpu_us_per_request events_per_response */
 #include <curl/curl.h>
 #include <math.h>
@@ -57,9 +58,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *url = argv[1];
-	double rate = atof(argv[2]), dur = atof(argv[3]);
+	int closed = strncmp(argv[2], "closed:", 7) == 0 ? atoi(argv[2] + 7) : 0;
+	double rate = closed ? 1e9 : atof(argv[2]), dur = closed ? atof(argv[3]) / 1e9 : atof(argv[3]);
 	unsigned seed = argc > 4 ? (unsigned)atoi(argv[4]) : 1;
-	size_t n = (size_t)(rate * dur);
+	size_t n = (size_t)(rate * dur + 0.5);
 	if (rate <= 0 || n == 0) {
 		fprintf(stderr, "curl_bare: rate and duration must be positive\n");
 		return 2;
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
 	int running = 0;
 	while (next < n || running) {
 		int64_t now = now_ns();
-		while (next < n && t0 + sched[next] <= now) {
+		while (next < n && (closed ? (long)next - done < closed : t0 + sched[next] <= now)) {
 			struct slot *s = free_list;
 			if (s) {
 				free_list = s->next;
@@ -102,7 +104,7 @@ int main(int argc, char **argv)
 				curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
 			}
 			s->events = 0;
-			late[next] = now - (t0 + sched[next]);
+			late[next] = closed ? 0 : now - (t0 + sched[next]);
 			curl_multi_add_handle(m, s->easy);
 			next++;
 		}
@@ -124,7 +126,7 @@ int main(int argc, char **argv)
 			break;
 		now = now_ns();
 		int timeout = 100;
-		if (next < n) {
+		if (next < n && !closed) {
 			int64_t wait = t0 + sched[next] - now;
 			timeout = wait <= 0 ? 0 : (int)(wait / 1000000);
 		}

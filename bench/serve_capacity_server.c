@@ -1,7 +1,9 @@
 /* A fast local OpenAI-style streaming server for serve-bench's client-capacity benchmark:
  * one epoll thread answers every POST with a canned vLLM-shaped stream of N token events,
  * a usage event and [DONE] (chunked), either in one write or one event per write.
- * Usage: serve_capacity_server [--mode burst|split] [--tokens N] [--gap-us US] [--port P] */
+ * Usage: serve_capacity_server [--mode burst|split] [--tokens N] [--gap-us US] [--port P] [--spin]
+ * --spin polls instead of sleeping, so that its core never halts: on a virtual machine a
+ * halted CPU can take milliseconds to be woken, which would be charged to the client. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -36,7 +38,7 @@ static size_t *piece_len;
 static int n_pieces;
 static char *whole; /* burst mode: the whole response */
 static size_t whole_len;
-static bool split;
+static bool split, spin;
 static int64_t gap_ns;
 static struct conn *active_head;
 
@@ -223,7 +225,9 @@ int main(int argc, char **argv)
 {
 	int port = 0, tokens = 16;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+		if (!strcmp(argv[i], "--spin"))
+			spin = true;
+		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
 			split = !strcmp(argv[++i], "split");
 		else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
 			tokens = atoi(argv[++i]);
@@ -232,9 +236,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--port") && i + 1 < argc)
 			port = atoi(argv[++i]);
 		else {
-			fprintf(stderr,
-			        "usage: %s [--mode burst|split] [--tokens N] [--gap-us US] [--port P]\n",
-			        argv[0]);
+			fprintf(
+			    stderr,
+			    "usage: %s [--mode burst|split] [--tokens N] [--gap-us US] [--port P] [--spin]\n",
+			    argv[0]);
 			return 2;
 		}
 	}
@@ -263,7 +268,7 @@ int main(int argc, char **argv)
 	struct epoll_event evs[MAX_EVENTS];
 	for (;;) {
 		/* With streams under way, spin: the next event is due within microseconds. */
-		int n = epoll_wait(ep, evs, MAX_EVENTS, active_head ? 0 : -1);
+		int n = epoll_wait(ep, evs, MAX_EVENTS, active_head || spin ? 0 : -1);
 		for (int i = 0; i < n; i++) {
 			if (!evs[i].data.ptr) {
 				int fd;
