@@ -14,8 +14,9 @@ import time
 STATE = {"count": 0}
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__)
+def make_parser(description, log_help):
+    """The flags both mocks take (this one and openai_mock_h2.py)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--ttft-ms", type=float, default=40.0, help="time to the first token")
@@ -27,8 +28,12 @@ def parse_args():
     p.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
     p.add_argument("--crlf", action="store_true", help="end SSE lines with CRLF")
     p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
-    p.add_argument("--log", help="append one line per request: arrival time (CLOCK_MONOTONIC s)")
-    return p.parse_args()
+    p.add_argument("--log", help=log_help)
+    return p
+
+
+def parse_args():
+    return make_parser(__doc__, "append one line per request: arrival time (CLOCK_MONOTONIC s)").parse_args()
 
 
 def chunked(data: bytes) -> bytes:

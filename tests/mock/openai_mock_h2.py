@@ -6,7 +6,6 @@ Same flags and responses; many streams share one connection, with HTTP/2 flow co
 --log appends one line per request: arrival time, connection number, stream id, streams open.
 Needs the h2 package (Debian: python3-h2). Binds port 0 and prints "PORT <n>" when ready.
 """
-import argparse
 import asyncio
 import json
 import os
@@ -20,27 +19,14 @@ import h2.events
 import h2.exceptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from openai_mock import count_words  # noqa: E402
+from openai_mock import count_words, make_parser  # noqa: E402
 
 STATE = {"count": 0, "conns": 0}
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--ttft-ms", type=float, default=40.0, help="time to the first token")
-    p.add_argument("--gap-ms", type=float, default=10.0, help="gap between tokens")
-    p.add_argument("--tokens", type=int, default=0,
-                   help="tokens per response (0: the request's max_tokens, else 16)")
-    p.add_argument("--fail-every", type=int, default=0, help="every Nth request fails")
-    p.add_argument("--fail-mode", choices=["http500", "event", "drop"], default="http500")
-    p.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
-    p.add_argument("--crlf", action="store_true", help="end SSE lines with CRLF")
-    p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
-    p.add_argument("--log", help="append one line per request: "
-                   "CLOCK_MONOTONIC s, connection number, stream id, streams open on it")
-    return p.parse_args()
+    return make_parser(__doc__, "append one line per request: CLOCK_MONOTONIC s, connection "
+                       "number, stream id, streams open on it").parse_args()
 
 
 class StreamGone(Exception):
