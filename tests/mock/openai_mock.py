@@ -51,15 +51,83 @@ def count_words(body) -> int:
     return n
 
 
+def sse_event(obj, nl) -> bytes:
+    data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+    return b"data: " + data.encode() + nl + nl
+
+
+async def completion(a, body, path, nth, nl):
+    """What one completion request gets, whatever the transport, as (kind, value) pairs:
+    ("json", (status, obj)) a whole JSON reply and nothing more; ("stream", None) an event
+    stream begins; ("data", bytes) its next bytes; ("drop", None) cut it here; ("end", bytes)
+    its last bytes. Tokens are timed here, so both mocks pace them alike."""
+    try:
+        req = json.loads(body)
+    except ValueError:
+        yield "json", (400, {"error": {"message": "body is not JSON"}})
+        return
+    fail = a.fail_every > 0 and nth % a.fail_every == 0
+    if fail and a.fail_mode == "http500":
+        yield "json", (500, {"error": {"message": "injected failure %d" % nth, "type": "server_error"}})
+        return
+    chat = path.endswith("chat/completions")
+    ntok = a.tokens or int(req.get("max_tokens") or 16)
+    usage = not a.no_usage and (req.get("stream_options") or {}).get("include_usage")
+    prompt_tokens = count_words(req)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    if not req.get("stream"):
+        await asyncio.sleep(a.ttft_ms / 1000 + (ntok - 1) * a.gap_ms / 1000)
+        text = "".join(" tok%d" % i for i in range(ntok))
+        choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
+                  if chat else {"index": 0, "text": text, "finish_reason": "length"})
+        yield "json", (200, {"id": "cmpl-%d" % nth, "choices": [choice],
+                             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": ntok,
+                                       "total_tokens": prompt_tokens + ntok}})
+        return
+    yield "stream", None
+    base = {"id": "cmpl-%d" % nth, "created": int(time.time()), "model": req.get("model", "mock"),
+            "object": "chat.completion.chunk" if chat else "text_completion"}
+    if chat:
+        yield "data", sse_event(dict(base, choices=[
+            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]), nl)
+    first = None
+    for i in range(ntok):
+        # The first token TTFT after the request, token i at first + i * gap: timer
+        # lateness only ever adds to TTFT, and does not accumulate over the tokens, so
+        # TPOT is the gap plus the last token's lateness / (n - 1).
+        deadline = start + a.ttft_ms / 1000 if first is None else first + i * a.gap_ms / 1000
+        delay = deadline - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if first is None:
+            first = loop.time()
+        if fail and i == ntok // 2:
+            if a.fail_mode == "drop":
+                yield "drop", None
+                return
+            yield "end", sse_event({"error": {"message": "injected failure %d" % nth,
+                                              "type": "server_error", "code": 500}}, nl) + sse_event("[DONE]", nl)
+            return
+        finish = "length" if i == ntok - 1 else None
+        choice = ({"index": 0, "delta": {"content": " tok%d" % i}, "finish_reason": finish} if chat
+                  else {"index": 0, "text": " tok%d" % i, "logprobs": None, "finish_reason": finish})
+        out = sse_event(dict(base, choices=[choice]), nl)
+        if a.comments:
+            out = b": ping" + nl + out
+        yield "data", out
+    tail = b""
+    if usage:
+        tail += sse_event(dict(base, choices=[], usage={
+            "prompt_tokens": prompt_tokens, "completion_tokens": ntok, "total_tokens": prompt_tokens + ntok}), nl)
+    yield "end", tail + sse_event("[DONE]", nl)
+
+
 class Handler:
     def __init__(self, args):
         self.a = args
         self.nl = b"\r\n" if args.crlf else b"\n"
         self.log = open(args.log, "a", buffering=1) if args.log else None
-
-    def event(self, obj) -> bytes:
-        data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
-        return b"data: " + data.encode() + self.nl + self.nl
 
     async def serve(self, reader, writer):
         try:
@@ -104,75 +172,21 @@ class Handler:
         nth = STATE["count"]
         if self.log:
             self.log.write("%.6f\n" % t0)
-        try:
-            req = json.loads(body)
-        except ValueError:
-            self.plain(writer, 400, {"error": {"message": "body is not JSON"}})
+        async for kind, v in completion(self.a, body, path, nth, self.nl):
+            if kind == "json":
+                self.plain(writer, *v)
+            elif kind == "stream":
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                             b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+                continue
+            elif kind == "data":
+                writer.write(chunked(v))
+            elif kind == "drop":
+                writer.transport.abort()
+                return False
+            else:
+                writer.write(chunked(v) + b"0\r\n\r\n")
             await writer.drain()
-            return True
-        fail = self.a.fail_every > 0 and nth % self.a.fail_every == 0
-        if fail and self.a.fail_mode == "http500":
-            self.plain(writer, 500, {"error": {"message": "injected failure %d" % nth, "type": "server_error"}})
-            await writer.drain()
-            return True
-        chat = path.endswith("chat/completions")
-        ntok = self.a.tokens or int(req.get("max_tokens") or 16)
-        usage = not self.a.no_usage and (req.get("stream_options") or {}).get("include_usage")
-        prompt_tokens = count_words(req)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        if not req.get("stream"):
-            await asyncio.sleep(self.a.ttft_ms / 1000 + (ntok - 1) * self.a.gap_ms / 1000)
-            text = "".join(" tok%d" % i for i in range(ntok))
-            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
-                      if chat else {"index": 0, "text": text, "finish_reason": "length"})
-            self.plain(writer, 200, {"id": "cmpl-%d" % nth, "choices": [choice],
-                                     "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": ntok,
-                                               "total_tokens": prompt_tokens + ntok}})
-            await writer.drain()
-            return True
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
-        base = {"id": "cmpl-%d" % nth, "created": int(time.time()), "model": req.get("model", "mock"),
-                "object": "chat.completion.chunk" if chat else "text_completion"}
-        if chat:
-            writer.write(chunked(self.event(dict(base, choices=[
-                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))))
-        first = None
-        for i in range(ntok):
-            # The first token TTFT after the request, token i at first + i * gap: timer
-            # lateness only ever adds to TTFT, and does not accumulate over the tokens, so
-            # TPOT is the gap plus the last token's lateness / (n - 1).
-            deadline = start + self.a.ttft_ms / 1000 if first is None else first + i * self.a.gap_ms / 1000
-            delay = deadline - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if first is None:
-                first = loop.time()
-            if fail and i == ntok // 2:
-                if self.a.fail_mode == "drop":
-                    writer.transport.abort()
-                    return False
-                writer.write(chunked(self.event({"error": {"message": "injected failure %d" % nth,
-                                                           "type": "server_error", "code": 500}})))
-                writer.write(chunked(self.event("[DONE]")) + b"0\r\n\r\n")
-                await writer.drain()
-                return True
-            finish = "length" if i == ntok - 1 else None
-            choice = ({"index": 0, "delta": {"content": " tok%d" % i}, "finish_reason": finish} if chat
-                      else {"index": 0, "text": " tok%d" % i, "logprobs": None, "finish_reason": finish})
-            out = self.event(dict(base, choices=[choice]))
-            if self.a.comments:
-                out = b": ping" + self.nl + out
-            writer.write(chunked(out))
-            await writer.drain()
-        tail = b""
-        if usage:
-            tail += self.event(dict(base, choices=[], usage={
-                "prompt_tokens": prompt_tokens, "completion_tokens": ntok, "total_tokens": prompt_tokens + ntok}))
-        tail += self.event("[DONE]")
-        writer.write(chunked(tail) + b"0\r\n\r\n")
-        await writer.drain()
         return True
 
 

@@ -19,7 +19,7 @@ import h2.events
 import h2.exceptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from openai_mock import count_words, make_parser  # noqa: E402
+from openai_mock import completion, make_parser  # noqa: E402
 
 STATE = {"count": 0, "conns": 0}
 
@@ -147,10 +147,6 @@ class Conn(asyncio.Protocol):
                                    ("content-length", str(len(data)))])
         await self.send(sid, data, end=True)
 
-    def event(self, obj) -> bytes:
-        data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
-        return b"data: " + data.encode() + self.nl + self.nl
-
     # --- one request
 
     async def request(self, sid, st):
@@ -177,71 +173,24 @@ class Conn(asyncio.Protocol):
         nth = STATE["count"]
         if self.log:
             self.log.write("%.6f %d %d %d\n" % (t0, self.id, sid, len(self.streams)))
-        try:
-            req = json.loads(bytes(st["body"]))
-        except ValueError:
-            return await self.respond(sid, 400, "application/json",
-                                      json.dumps({"error": {"message": "body is not JSON"}}).encode())
-        fail = self.a.fail_every > 0 and nth % self.a.fail_every == 0
-        if fail and self.a.fail_mode == "http500":
-            return await self.respond(sid, 500, "application/json", json.dumps(
-                {"error": {"message": "injected failure %d" % nth, "type": "server_error"}}).encode())
-        chat = path.endswith("chat/completions")
-        ntok = self.a.tokens or int(req.get("max_tokens") or 16)
-        usage = not self.a.no_usage and (req.get("stream_options") or {}).get("include_usage")
-        prompt_tokens = count_words(req)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        if not req.get("stream"):
-            await asyncio.sleep(self.a.ttft_ms / 1000 + (ntok - 1) * self.a.gap_ms / 1000)
-            text = "".join(" tok%d" % i for i in range(ntok))
-            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
-                      if chat else {"index": 0, "text": text, "finish_reason": "length"})
-            return await self.respond(sid, 200, "application/json", json.dumps(
-                {"id": "cmpl-%d" % nth, "choices": [choice],
-                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": ntok,
-                           "total_tokens": prompt_tokens + ntok}}).encode())
-        self.check(sid)
-        self.h2.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream"),
-                                   ("cache-control", "no-cache")])
-        self.flush()
-        base = {"id": "cmpl-%d" % nth, "created": int(time.time()), "model": req.get("model", "mock"),
-                "object": "chat.completion.chunk" if chat else "text_completion"}
-        if chat:
-            await self.send(sid, self.event(dict(base, choices=[
-                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])))
-        first = None
-        for i in range(ntok):
-            # As openai_mock.py: token i due at first + i * gap, so timer lateness never accumulates.
-            deadline = start + self.a.ttft_ms / 1000 if first is None else first + i * self.a.gap_ms / 1000
-            delay = deadline - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if first is None:
-                first = loop.time()
-            if fail and i == ntok // 2:
-                if self.a.fail_mode == "drop":
-                    self.check(sid)
-                    self.h2.reset_stream(sid, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
-                    self.flush()
-                    return
-                await self.send(sid, self.event({"error": {"message": "injected failure %d" % nth,
-                                                           "type": "server_error", "code": 500}}) +
-                                self.event("[DONE]"), end=True)
+        async for kind, v in completion(self.a, bytes(st["body"]), path, nth, self.nl):
+            if kind == "json":
+                return await self.respond(sid, v[0], "application/json", json.dumps(v[1]).encode())
+            if kind == "stream":
+                self.check(sid)
+                self.h2.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream"),
+                                           ("cache-control", "no-cache")])
+                self.flush()
+            elif kind == "data":
+                await self.send(sid, v)
+            elif kind == "drop":
+                self.check(sid)
+                self.h2.reset_stream(sid, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
+                self.flush()
                 return
-            finish = "length" if i == ntok - 1 else None
-            choice = ({"index": 0, "delta": {"content": " tok%d" % i}, "finish_reason": finish} if chat
-                      else {"index": 0, "text": " tok%d" % i, "logprobs": None, "finish_reason": finish})
-            out = self.event(dict(base, choices=[choice]))
-            if self.a.comments:
-                out = b": ping" + self.nl + out
-            await self.send(sid, out)
-        tail = b""
-        if usage:
-            tail += self.event(dict(base, choices=[], usage={
-                "prompt_tokens": prompt_tokens, "completion_tokens": ntok, "total_tokens": prompt_tokens + ntok}))
-        tail += self.event("[DONE]")
-        await self.send(sid, tail, end=True)
+            else:
+                await self.send(sid, v, end=True)
+                return
 
 
 async def main():
