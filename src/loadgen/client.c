@@ -494,6 +494,46 @@ static void steady_check(struct loop *L, int64_t t_completion)
 	}
 }
 
+/* A slot from the pool (a new one when it is empty), and back. */
+static struct slot *slot_take(struct lg_client *c)
+{
+	struct slot *s = c->free_list;
+	if (s)
+		c->free_list = s->next_free;
+	else
+		s = slot_new(c);
+	return s;
+}
+
+static void slot_put(struct lg_client *c, struct slot *s)
+{
+	s->next_free = c->free_list;
+	c->free_list = s;
+}
+
+/* Runs the libcurl timers that are due (marking their shards for draining). */
+static void fire_curl_timers(struct lg_client *c, int64_t now)
+{
+	for (int k = 0; k < c->n_shards; k++) {
+		struct shard *sh = &c->sh[k];
+		if (sh->curl_due && sh->curl_due <= now) {
+			int running;
+			sh->curl_due = 0;
+			sh->dirty = true;
+			curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+	}
+}
+
+/* deadline, or the earliest libcurl timer before it. */
+static int64_t before_curl_timers(const struct lg_client *c, int64_t deadline)
+{
+	for (int k = 0; k < c->n_shards; k++)
+		if (c->sh[k].curl_due && c->sh[k].curl_due < deadline)
+			deadline = c->sh[k].curl_due;
+	return deadline;
+}
+
 static void size_cache(struct lg_client *c, struct shard *sh, int64_t now)
 {
 	if (now >= c->peak_window_end) {
@@ -514,10 +554,8 @@ static void size_cache(struct lg_client *c, struct shard *sh, int64_t now)
 static int launch(struct loop *L, size_t i)
 {
 	struct lg_client *c = L->c;
-	struct slot *s = c->free_list;
-	if (s)
-		c->free_list = s->next_free;
-	else if (!(s = slot_new(c)))
+	struct slot *s = slot_take(c);
+	if (!s)
 		return -ENOMEM;
 	struct lg_record *r = &L->run->rec[i];
 	const struct lg_item *it = &L->s->ds->items[(L->s->first_item + i) % L->s->ds->n];
@@ -552,8 +590,7 @@ static int launch(struct loop *L, size_t i)
 			sh = &c->sh[k];
 	s->sh = sh;
 	if (curl_multi_add_handle(sh->multi, s->easy) != CURLM_OK) {
-		s->next_free = c->free_list;
-		c->free_list = s;
+		slot_put(c, s);
 		return -EIO;
 	}
 	L->active++;
@@ -678,8 +715,7 @@ static void complete(struct loop *L, struct slot *s, CURLcode rc)
 	steady_check(L, r->t_end);
 	curl_multi_remove_handle(s->sh->multi, s->easy);
 	s->sh->active--;
-	s->next_free = L->c->free_list;
-	L->c->free_list = s;
+	slot_put(L->c, s);
 	L->active--;
 	if (L->blocked)
 		L->last_free = now, L->blocked = false;
@@ -786,10 +822,8 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 	int rc = 0;
 	size_t added = 0, done = 0;
 	for (; added < n; added++) {
-		struct slot *s = c->free_list;
-		if (s)
-			c->free_list = s->next_free;
-		else if (!(s = slot_new(c))) {
+		struct slot *s = slot_take(c);
+		if (!s) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -799,8 +833,7 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
 		if (curl_multi_add_handle(s->sh->multi, s->easy) != CURLM_OK) {
-			s->next_free = c->free_list;
-			c->free_list = s;
+			slot_put(c, s);
 			rc = -EIO;
 			break;
 		}
@@ -811,17 +844,8 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		int64_t now = gops_now_ns();
 		if (now >= end)
 			break;
-		int64_t deadline = now + 10000000 < end ? now + 10000000 : end;
-		for (int k = 0; k < c->n_shards; k++) {
-			struct shard *sh = &c->sh[k];
-			if (sh->curl_due && sh->curl_due <= now) {
-				int running;
-				sh->curl_due = 0;
-				curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-			}
-			if (sh->curl_due && sh->curl_due < deadline)
-				deadline = sh->curl_due;
-		}
+		fire_curl_timers(c, now);
+		int64_t deadline = before_curl_timers(c, now + 10000000 < end ? now + 10000000 : end);
 		if (deadline > now)
 			wait_events(c, deadline, false);
 		for (int k = 0; k < c->n_shards; k++) {
@@ -840,8 +864,7 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		s->sh->active--;
 		curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_write);
-		s->next_free = c->free_list;
-		c->free_list = s;
+		slot_put(c, s);
 	}
 	for (int k = 0; k < c->n_shards; k++) {
 		struct shard *sh = &c->sh[k];
@@ -907,16 +930,7 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		}
 		if (cap && L.active >= cap && L.next < s->n && run->rec[L.next].t_sched <= now)
 			L.blocked = true;
-		int64_t t_timers = gops_now_ns();
-		for (int k = 0; k < c->n_shards; k++) {
-			struct shard *sh = &c->sh[k];
-			if (sh->curl_due && sh->curl_due <= t_timers) {
-				int running;
-				sh->curl_due = 0;
-				sh->dirty = true;
-				curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-			}
-		}
+		fire_curl_timers(c, gops_now_ns());
 		drain(&L);
 		/* Counted requests whose first token came: they decide when the tail begins. */
 		while (first_scan < L.next && (run->rec[first_scan].t_first || run->rec[first_scan].t_end)) {
@@ -944,9 +958,7 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		int64_t deadline = now + (int64_t)POLL_CAP_MS * 1000000;
 		if (L.next < s->n && (!cap || L.active < cap) && run->rec[L.next].t_sched < deadline)
 			deadline = run->rec[L.next].t_sched;
-		for (int k = 0; k < c->n_shards; k++)
-			if (c->sh[k].curl_due && c->sh[k].curl_due < deadline)
-				deadline = c->sh[k].curl_due;
+		deadline = before_curl_timers(c, deadline);
 		if (deadline <= now) {
 			/* Behind schedule or a libcurl timer due: still look at the sockets, without
 			 * sleeping, so that responses keep being read and connections freed while the
