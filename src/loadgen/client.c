@@ -819,6 +819,16 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 	struct slot **used = calloc(n, sizeof *used);
 	if (!used)
 		return -ENOMEM;
+	/* Kept from now on, so that the connections these requests leave are not closed as
+	 * soon as they are returned to the cache. */
+	for (int k = 0; k < c->n_shards; k++) {
+		struct shard *sh = &c->sh[k];
+		sh->min_idle = (long)per > MIN_IDLE_CONNS ? (long)per : MIN_IDLE_CONNS;
+		if (sh->min_idle > sh->maxconnects) {
+			curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, sh->min_idle);
+			sh->maxconnects = sh->min_idle;
+		}
+	}
 	int rc = 0;
 	size_t added = 0, done = 0;
 	for (; added < n; added++) {
@@ -865,14 +875,6 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_write);
 		slot_put(c, s);
-	}
-	for (int k = 0; k < c->n_shards; k++) {
-		struct shard *sh = &c->sh[k];
-		sh->min_idle = (long)per > MIN_IDLE_CONNS ? (long)per : MIN_IDLE_CONNS;
-		if (sh->min_idle > sh->maxconnects) {
-			curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, sh->min_idle);
-			sh->maxconnects = sh->min_idle;
-		}
 	}
 	free(used);
 	return rc;
