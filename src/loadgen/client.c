@@ -281,8 +281,6 @@ static struct slot *slot_new(struct lg_client *c)
 	 * 10 s is failing, and waiting would stall the schedule behind it. */
 	long ct = c->o.timeout_ms > 0 && c->o.timeout_ms < 10000 ? c->o.timeout_ms : 10000;
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct);
-	if (getenv("HE_MS"))
-		curl_easy_setopt(e, CURLOPT_HAPPY_EYEBALLS_TIMEOUT_MS, atol(getenv("HE_MS")));
 	if (c->o.http_version == 2) {
 		bool tls = strncmp(c->url, "https:", 6) == 0;
 		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
