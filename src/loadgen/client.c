@@ -54,6 +54,20 @@
 #define MAX_SHARDS 16
 #define TIMER_TAG  UINT64_MAX /* epoll data of the arrival timer */
 
+/* What epoll watches for one descriptor. libcurl asks to watch a kept-alive connection's
+ * socket when a request starts on it and to stop when the response is in: three epoll_ctl
+ * calls per request. The sockets this client opens itself (open_socket) stay registered while
+ * libcurl is not interested (REG_IDLE), so that the next request on them costs no system call;
+ * one that reports an event meanwhile is then removed, and close_socket removes them before
+ * they close. */
+enum { REG_NONE, REG_WATCHED, REG_IDLE };
+struct fd_reg {
+	uint32_t events;
+	uint8_t state;
+	bool ours;      /* opened by open_socket, so its closing is seen */
+	uint16_t shard; /* whose multi handle it belongs to */
+};
+
 /* What the event callback reports back to the write callback. */
 #define EV_FAIL 1
 
@@ -105,7 +119,9 @@ struct lg_client {
 	int64_t tfd_armed;  /* the deadline it is armed for, 0 none */
 	bool h2c_reuse_fix; /* libcurl < 8.0.0, --http2 on http:// (see open_socket) */
 	bool h2c_pending;   /* a prior-knowledge request is setting up a connection */
-	int open_socks;     /* sockets libcurl holds open (h2c_reuse_fix only) */
+	int open_socks;     /* sockets libcurl holds open */
+	struct fd_reg *reg; /* by descriptor: what epoll watches (see on_socket) */
+	size_t n_reg;
 };
 
 const char *lg_err_name(enum lg_err e)
@@ -230,12 +246,34 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ctx)
  * (curl issue 10634, fixed in 8.0.0). There, a request asks for prior knowledge only when no
  * connection is open or being opened, and otherwise for plain HTTP/2, which reuses (PIPEWAIT)
  * the open one without setting it up again. The sockets are counted to know. */
+static struct fd_reg *fd_reg(struct lg_client *c, curl_socket_t fd)
+{
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd >= c->n_reg) {
+		size_t n = c->n_reg ? c->n_reg : 256;
+		while (n <= (size_t)fd)
+			n *= 2;
+		struct fd_reg *v = realloc(c->reg, n * sizeof *v);
+		if (!v)
+			return NULL;
+		memset(v + c->n_reg, 0, (n - c->n_reg) * sizeof *v);
+		c->reg = v;
+		c->n_reg = n;
+	}
+	return &c->reg[fd];
+}
+
 static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct lg_client *c = userp;
 	curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
-	if (fd != CURL_SOCKET_BAD)
-		c->open_socks++;
+	if (fd == CURL_SOCKET_BAD)
+		return fd;
+	c->open_socks++;
+	struct fd_reg *r = fd_reg(c, fd);
+	if (r)
+		*r = (struct fd_reg){.ours = true};
 	return fd;
 }
 
@@ -243,6 +281,12 @@ static int close_socket(void *userp, curl_socket_t fd)
 {
 	struct lg_client *c = userp;
 	c->open_socks--;
+	struct fd_reg *r = fd_reg(c, fd);
+	if (r) {
+		if (r->state != REG_NONE)
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+		*r = (struct fd_reg){0};
+	}
 	return close(fd);
 }
 
@@ -275,6 +319,10 @@ static struct slot *slot_new(struct lg_client *c)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
 	if (c->o.timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->o.timeout_ms);
 	/* libcurl waits 300 s for a connection by default; a server that cannot accept one in
@@ -287,12 +335,6 @@ static struct slot *slot_new(struct lg_client *c)
 		                 tls ? (long)CURL_HTTP_VERSION_2TLS
 		                     : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* multiplex rather than open connections */
-		if (c->h2c_reuse_fix) {
-			curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-			curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
-			curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-			curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
-		}
 	} else {
 		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	}
@@ -314,15 +356,30 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 {
 	struct shard *sh = userp;
 	struct lg_client *c = sh->c;
+	uint16_t k = (uint16_t)(sh - c->sh);
+	struct fd_reg *r = fd_reg(c, fd);
 	if (what == CURL_POLL_REMOVE) {
+		if (r && r->ours && r->state == REG_WATCHED) {
+			r->state = REG_IDLE;
+			return 0;
+		}
 		epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (r)
+			r->state = REG_NONE;
 		return 0;
 	}
 	struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
 	                                   ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
-	                         .data.u64 = (uint64_t)(sh - c->sh) << 32 | (uint32_t)fd};
-	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
-		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+	                         .data.u64 = (uint64_t)k << 32 | (uint32_t)fd};
+	if (r && r->state != REG_NONE && r->events == ev.events && r->shard == k) {
+		r->state = REG_WATCHED;
+		return 0;
+	}
+	int op = r && r->state == REG_NONE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	if (epoll_ctl(c->epfd, op, fd, &ev))
+		epoll_ctl(c->epfd, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+	if (r)
+		*r = (struct fd_reg){.events = ev.events, .state = REG_WATCHED, .ours = r->ours, .shard = k};
 	return 0;
 }
 
@@ -425,6 +482,7 @@ void lg_client_free(struct lg_client *c)
 		if (c->sh[i].multi)
 			curl_multi_cleanup(c->sh[i].multi);
 	curl_slist_free_all(c->headers);
+	free(c->reg);
 	if (c->epfd >= 0)
 		close(c->epfd);
 	if (c->tfd >= 0)
@@ -796,9 +854,17 @@ static int wait_events(struct lg_client *c, int64_t deadline, bool spin)
 		int mask = ((evs[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
 		           ((evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
 		           ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		if ((size_t)fd < c->n_reg && c->reg[fd].state == REG_IDLE) {
+			/* A kept-alive connection that libcurl is not watching: the server closed
+			 * it, most likely. libcurl finds that out when it next picks it. */
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+			c->reg[fd].state = REG_NONE;
+			continue;
+		}
 		struct shard *sh = &c->sh[evs[i].data.u64 >> 32];
 		sh->dirty = true;
-		curl_multi_socket_action(sh->multi, (int)(uint32_t)evs[i].data.u64, mask, &running);
+		curl_multi_socket_action(sh->multi, fd, mask, &running);
 	}
 	return n;
 }
