@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -610,7 +611,7 @@ static int write_json(const char *path, json_t *j)
 	return 0;
 }
 
-static void raise_fd_limit(void)
+static void prepare_process(void)
 {
 	/* An open-loop client at high rates holds many connections at once. */
 	struct rlimit rl;
@@ -618,6 +619,12 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* libcurl allocates and frees a receive buffer per transfer at the top of the heap, and
+	 * glibc gives the top back to the system once 128 KiB of it is free, so that the next
+	 * transfers fault its pages in again: with the store above, about 100 page faults a
+	 * second at 10,000 req/s during the run. Freed memory is kept instead. */
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	mallopt(M_TOP_PAD, 8 << 20);
 }
 
 static json_t *config_json(const struct sb_opts *o, const char *url, const struct lg_dataset *ds)
@@ -686,7 +693,7 @@ int cmd_serve_bench(int argc, char **argv)
 	bool has_v1 = ulen >= 3 && !strncmp(o.base_url + ulen - 3, "/v1", 3);
 	const char *path = lg_endpoint_path(o.endpoint);
 	char *url = gops_xasprintf("%.*s%s", (int)ulen, o.base_url, has_v1 ? path + 3 : path);
-	raise_fd_limit();
+	prepare_process();
 	struct lg_client_opts co = {
 	    .url = url,
 	    .api_key = getenv("OPENAI_API_KEY"),
