@@ -4,9 +4,11 @@
 # failure) against bench/serve_capacity_server on loopback, with a response's 16 events in one
 # write (burst) and one event per write (split), plus the client's CPU time per request and the
 # share of its core's time that the hypervisor took (steal). It goes on to the next rate while
-# some run still produced >= 99% of the rate. For reference, at the same rates
-# and the same moment: bench/curl_bare (the barest libcurl-multi loop, counting events only)
-# and wrk's closed-loop ceiling.
+# some run still produced >= 99% of the rate. For reference, at the same rates, in both modes
+# and at the same moment: bench/curl_bare (the barest libcurl-multi loop, counting events
+# only), bench/raw_bare (the same open loop on plain sockets, no HTTP library: the machine's
+# floor) and wrk's closed-loop ceiling. `srv busy%` is the share of the run the server spent
+# working (it polls while streams are open, so its CPU time would not say).
 # Usage: bench/serve_capacity.sh [BUILD] [--rates "5000 10000 ..."] [--duration S] [--parser fast|jansson]
 #        [--modes "burst split"] [--repeat N]   (N runs per rate: the machine's stalls come and go)
 set -u
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [BUILD] [--rates LIST] [--duration S] [--parser fast|jansson] [--modes 'burst split'] [--repeat N]" >&2; exit 2 ;;
 	esac
 done
-make -s -j2 BUILD="$BUILD" "$BUILD/greenops" "$BUILD/bench/serve_capacity_server" "$BUILD/bench/curl_bare" || exit 1
+make -s -j2 BUILD="$BUILD" "$BUILD/greenops" "$BUILD/bench/serve_capacity_server" "$BUILD/bench/curl_bare" \
+	"$BUILD/bench/raw_bare" || exit 1
 GREENOPS=$BUILD/greenops
 SERVER=$BUILD/bench/serve_capacity_server
 TMP=$(mktemp -d)
@@ -39,7 +42,8 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server="tasks
 
 start_server() {
 	: >"$TMP/port"
-	$pin_server "$SERVER" "$@" >"$TMP/port" &
+	: >"$TMP/srv"
+	$pin_server "$SERVER" "$@" >"$TMP/port" 2>"$TMP/srv" &
 	SPID=$!
 	for _ in $(seq 100); do
 		PORT=$(awk '/^PORT/ {print $2}' "$TMP/port")
@@ -57,9 +61,25 @@ steal_ticks() {
 	awk -v c="cpu$core" '$1 == c {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat
 }
 
+# The server's working seconds so far (it prints them on SIGUSR1) and the time, as "busy now".
+srv_busy() {
+	local n
+	n=$(grep -c '^BUSY' "$TMP/srv")
+	kill -USR1 "$SPID"
+	for _ in $(seq 200); do
+		[ "$(grep -c '^BUSY' "$TMP/srv")" -gt "$n" ] && break
+		sleep 0.01
+	done
+	echo "$(awk '/^BUSY/ {b = $2} END {print b + 0}' "$TMP/srv") $(date +%s.%N)"
+}
+
+# busy_pct "B0 T0" "B1 T1": the server's working share of that span, in %
+busy_pct() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x); split(b, y); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'; }
+
 # run_greenops MODE RATE: one greenops run, one table line
 run_greenops() {
-	local s0 s1
+	local s0 s1 b0 b1
+	b0=$(srv_busy)
 	s0=$(steal_ticks)
 	rm -f "$TMP/r.json"
 	# A client that fell behind exits 1 but still writes what it measured: that is a result.
@@ -68,7 +88,8 @@ run_greenops() {
 		--json-parser "$PARSER" --timeout 10 --json "$TMP/r.json" 2>"$TMP/err" ||
 		[ -s "$TMP/r.json" ] || { cat "$TMP/err" >&2; return 1; }
 	s1=$(steal_ticks)
-	python3 - "$TMP/r.json" "$1" "$2" "$s0" "$s1" <<'PY'
+	b1=$(srv_busy)
+	python3 - "$TMP/r.json" "$1" "$2" "$s0" "$s1" "$(busy_pct "$b0" "$b1")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["runs"][0]
 a, b = [int(x) for x in sys.argv[4].split()], [int(x) for x in sys.argv[5].split()]
@@ -76,44 +97,52 @@ steal = 100.0 * (b[1] - a[1]) / max(1, b[0] - a[0])
 ratio = r["achieved_rate"] / r["schedule_rate"]
 late = r["lateness_ms"]["p99"]
 holds = ratio >= 0.99 and late <= 1.0 and r["failed"] == 0 and r["not_sent"] == 0
-print("%-6s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %11.2f %8.2f %7d %7.1f %6s" % (sys.argv[2], sys.argv[3], r["schedule_rate"],
-      r["achieved_rate"], ratio, late, r["client_cpu_us_per_request"], r["client_busy_us_per_request"],
-      r["reads_per_response"] or 0, r["failed"], steal, "yes" if holds else "no"))
+print("%-6s %-8s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %11.2f %8.2f %7d %7.1f %8s %6s" % (sys.argv[2], "greenops",
+      sys.argv[3], r["schedule_rate"], r["achieved_rate"], ratio, late, r["client_cpu_us_per_request"],
+      r["client_busy_us_per_request"], r["reads_per_response"] or 0, r["failed"], steal, sys.argv[6],
+      "yes" if holds else "no"))
 PY
 }
 
-# run_bare MODE RATE: one run of the reference client, the same columns where it has them
-run_bare() {
-	local sched achieved late cpu events
-	# It has no give-up rule of its own: a collapsed run is cut at three times its duration.
-	read -r sched achieved late cpu events < <(timeout "$((3 * ${DURATION%.*} + 5))" \
-		$pin_client "$BUILD/bench/curl_bare" "http://127.0.0.1:$PORT/v1/completions" "$2" "$DURATION")
-	[ -n "$sched" ] || { sched=$2 achieved=0 late=$(((3 * ${DURATION%.*} + 5) * 1000)) cpu=0 events=0; }
-	awk -v m="$1" -v r="$2" -v s="$sched" -v a="$achieved" -v l="$late" -v c="$cpu" -v e="$events" 'BEGIN {
+# run_ref CLIENT MODE RATE: one run of a reference client (curl_bare or raw_bare), the same
+# columns where it has them. They have no give-up rule of their own: a collapsed run is cut at
+# three times its duration.
+run_ref() {
+	local sched achieved late cpu events reads b0 b1 cut=$((3 * ${DURATION%.*} + 5))
+	b0=$(srv_busy)
+	read -r sched achieved late cpu events reads < <(timeout "$cut" \
+		$pin_client "$BUILD/bench/$1" "http://127.0.0.1:$PORT/v1/completions" "$3" "$DURATION" 2>/dev/null)
+	b1=$(srv_busy)
+	[ -n "$sched" ] || { sched=$3 achieved=0 late=$((cut * 1000)) cpu=0 events=0; }
+	awk -v m="$2" -v w="$1" -v r="$3" -v s="$sched" -v a="$achieved" -v l="$late" -v c="$cpu" -v e="$events" \
+		-v rd="${reads:--}" -v sb="$(busy_pct "$b0" "$b1")" 'BEGIN {
 		ratio = a / s; holds = (ratio >= 0.99 && l <= 1.0 && e >= 18) ? "yes" : "no"
-		printf "%-6s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %11s %8s %7s %7s %6s\n", m, r, s, a, ratio, l, c, "-", "-", "-", "-", holds }'
+		printf "%-6s %-8s %8s %9.0f %9.0f %9.4f %11.3f %11.2f %11s %8s %7s %7s %8s %6s\n", m, w, r, s, a, ratio, l, c, "-", rd, "-", "-", sb, holds }'
 }
+run_curl_bare() { run_ref curl_bare "$@"; }
+run_raw_bare() { run_ref raw_bare "$@"; }
 
 # sweep RUNNER LABEL: every rate REPEAT times while some run of the previous rate still produced
 # >= 99% of it; says per rate in how many runs the schedule held.
 sweep() {
 	local runner=$1 label=$2 rate rep line held produced any="" most="" cpu=""
-	printf '%-6s %8s %9s %9s %9s %11s %11s %11s %8s %7s %7s %6s\n' mode rate schedule achieved ratio "late p99 ms" "cpu us/req" "busy us/req" "reads" failed steal% holds
+	printf '%-6s %-8s %8s %9s %9s %9s %11s %11s %11s %8s %7s %7s %8s %6s\n' mode client rate schedule achieved ratio \
+		"late p99 ms" "cpu us/req" "busy us/req" "reads" failed steal% "srv busy%" holds
 	for rate in $RATES; do
 		held=0 produced=0
 		for rep in $(seq "$REPEAT"); do
 			line=$($runner "$label" "$rate") || return 1
 			echo "$line"
-			case $line in *yes) held=$((held + 1)); cpu=$(echo "$line" | awk '{print $8}') ;; esac
-			awk -v r="$(echo "$line" | awk '{print $5}')" 'BEGIN { exit !(r >= 0.99) }' && produced=$((produced + 1))
+			case $line in *yes) held=$((held + 1)); cpu=$(echo "$line" | awk '{print $9}') ;; esac
+			awk -v r="$(echo "$line" | awk '{print $6}')" 'BEGIN { exit !(r >= 0.99) }' && produced=$((produced + 1))
 		done
-		[ "$REPEAT" -gt 1 ] && echo "# $label $rate req/s: held in $held of $REPEAT runs"
+		[ "$REPEAT" -gt 1 ] && echo "# $label ${runner#run_} $rate req/s: held in $held of $REPEAT runs"
 		[ "$held" -gt 0 ] && any=$rate
 		[ $((2 * held)) -gt "$REPEAT" ] && most=$rate
 		[ "$produced" -gt 0 ] || break
 	done
 	case $cpu in '' | -) cpu="" ;; *) cpu=" (busy CPU $cpu us/request in the last run that held)" ;; esac
-	echo "# $label: held the schedule up to ${any:-none} req/s in at least one run, up to ${most:-none} in most runs$cpu"
+	echo "# $label ${runner#run_}: held the schedule up to ${any:-none} req/s in at least one run, up to ${most:-none} in most runs$cpu"
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), parser $PARSER, $REPEAT run(s) per rate"
@@ -121,16 +150,13 @@ for mode in $MODES; do
 	# split: one event per write, 100 us apart, so that the client reads each event alone.
 	if [ "$mode" = split ]; then start_server --mode split --gap-us 100; else start_server --mode burst; fi
 	sweep run_greenops "$mode"
+	# The reference clients, same server, rates and criteria (they send a fixed small body).
+	sweep run_curl_bare "$mode"
+	sweep run_raw_bare "$mode"
 	kill "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
 	SPID=""
 done
-# The reference client, burst mode, same rates and criteria (it sends a fixed small body).
-start_server --mode burst
-sweep run_bare bare
-kill "$SPID" 2>/dev/null
-wait "$SPID" 2>/dev/null
-SPID=""
 if command -v wrk >/dev/null; then
 	start_server --mode burst
 	cat >"$TMP/post.lua" <<'LUA'

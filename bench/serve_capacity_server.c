@@ -3,7 +3,10 @@
  * a usage event and [DONE] (chunked), either in one write or one event per write.
  * Usage: serve_capacity_server [--mode burst|split] [--tokens N] [--gap-us US] [--port P] [--spin]
  * --spin polls instead of sleeping, so that its core never halts: on a virtual machine a
- * halted CPU can take milliseconds to be woken, which would be charged to the client. */
+ * halted CPU can take milliseconds to be woken, which would be charged to the client.
+ * SIGUSR1 prints "BUSY s writes" to stderr: the seconds it spent working (outside epoll_wait,
+ * in passes that did something) and the writes it made, so far. A split-mode server polls
+ * while streams are open, so its CPU time does not say how loaded it is; this does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -41,6 +44,15 @@ static size_t whole_len;
 static bool split, spin;
 static int64_t gap_ns;
 static struct conn *active_head;
+static int64_t busy_ns;
+static long writes;
+static volatile sig_atomic_t report;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	report = 1;
+}
 
 static int64_t now_ns(void)
 {
@@ -141,6 +153,7 @@ static void conn_close(int ep, struct conn *c)
  * not reading, which this benchmark does not have: treat it as a dead connection. */
 static bool send_all(struct conn *c, const char *p, size_t n)
 {
+	writes++;
 	while (n) {
 		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -248,6 +261,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, on_usr1);
 	build(tokens);
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -269,6 +283,12 @@ int main(int argc, char **argv)
 	for (;;) {
 		/* With streams under way, spin: the next event is due within microseconds. */
 		int n = epoll_wait(ep, evs, MAX_EVENTS, active_head || spin ? 0 : -1);
+		if (report) {
+			report = 0;
+			fprintf(stderr, "BUSY %.6f %ld\n", (double)busy_ns / 1e9, writes);
+		}
+		int64_t t_work = now_ns();
+		long writes_before = writes;
 		for (int i = 0; i < n; i++) {
 			if (!evs[i].data.ptr) {
 				int fd;
@@ -288,5 +308,7 @@ int main(int argc, char **argv)
 		}
 		if (active_head)
 			step_streams(ep);
+		if (n > 0 || writes != writes_before)
+			busy_ns += now_ns() - t_work;
 	}
 }

@@ -17,3 +17,10 @@ $(BUILD)/bench/curl_bare: bench/curl_bare.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(LDFLAGS) -o $@ $< $(PKG_LIBS) -lm
 
 EXTRA_ALL += $(BUILD)/bench/sse_bench $(BUILD)/bench/curl_bare
+
+# The floor: the same open loop on plain sockets, no HTTP library.
+$(BUILD)/bench/raw_bare: bench/raw_bare.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(LDFLAGS) -o $@ $< -lm
+
+EXTRA_ALL += $(BUILD)/bench/raw_bare
