@@ -6,8 +6,10 @@
  * header parsing, no JSON, no per-request record beyond the lateness. It sleeps (epoll_pwait2,
  * microsecond timeout) when the next arrival is over 100 us away and polls without sleeping
  * otherwise, as greenops does.
- * Usage: raw_bare http://127.0.0.1:PORT/PATH RATE DURATION_S [SEED]
- * Prints: schedule_rate achieved_rate lateness_p99_ms cpu_us_per_request events_per_response
+ * Usage: raw_bare http://127.0.0.1:PORT/PATH RATE DURATION_S [SEED [TOUCH]]
+ * TOUCH: after each response, read TOUCH bytes one after the other at random places of a
+ * 64 MiB buffer (cache misses on purpose): how a client with a larger memory footprint per request fares
+ * here. Prints: schedule_rate achieved_rate lateness_p99_ms cpu_us_per_request events_per_response
  *         reads_per_response */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +64,21 @@ static size_t request_len;
 static struct conn *idle;
 static long events, reads, done, opened;
 static int ep;
+static long touch;
+static unsigned char *far_mem;
+static const size_t far_size = (size_t)64 << 20;
+static volatile unsigned far_sum;
+static uint64_t far_state = 88172645463325252ull;
+
+/* Dependent loads (each address depends on the byte read before), as in walking a linked
+ * structure: one cache miss after the other. */
+static void touch_far(void)
+{
+	for (long k = 0; k < touch; k++) {
+		far_state = far_state * 6364136223846793005ull + 1442695040888963407ull + far_sum;
+		far_sum += far_mem[(far_state >> 17) % far_size];
+	}
+}
 
 static bool send_request(struct conn *c)
 {
@@ -137,6 +154,7 @@ int main(int argc, char **argv)
 	addr.sin_port = htons((uint16_t)port);
 	double rate = atof(argv[2]), dur = atof(argv[3]);
 	unsigned seed = argc > 4 ? (unsigned)atoi(argv[4]) : 1;
+	touch = argc > 5 ? atol(argv[5]) : 0;
 	size_t n = (size_t)(rate * dur + 0.5);
 	if (rate <= 0 || n == 0) {
 		fprintf(stderr, "raw_bare: rate and duration must be positive\n");
@@ -159,6 +177,14 @@ int main(int argc, char **argv)
 	if (!getrlimit(RLIMIT_NOFILE, &rl)) { /* as greenops does: a connection per request in flight */
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (touch > 0) {
+		if (!(far_mem = malloc(far_size))) {
+			fprintf(stderr, "raw_bare: out of memory\n");
+			return 1;
+		}
+		for (size_t i = 0; i < far_size; i += 64)
+			far_mem[i] = (unsigned char)i;
 	}
 	ep = epoll_create1(0);
 	static char buf[65536];
@@ -211,6 +237,8 @@ int main(int argc, char **argv)
 			if (c->busy && on_data(c, buf, (size_t)r)) {
 				c->busy = false;
 				done++;
+				if (touch > 0)
+					touch_far();
 				t_last = now_ns();
 				c->next_idle = idle;
 				idle = c;
