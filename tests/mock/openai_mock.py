@@ -28,6 +28,8 @@ def make_parser(description, log_help):
     p.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
     p.add_argument("--crlf", action="store_true", help="end SSE lines with CRLF")
     p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
+    p.add_argument("--idle-close-ms", type=float, default=0,
+                   help="close a kept-alive connection idle this long (as uvicorn's keep-alive timeout)")
     p.add_argument("--log", help=log_help)
     return p
 
@@ -131,8 +133,17 @@ class Handler:
 
     async def serve(self, reader, writer):
         try:
+            served = 0
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                if served and self.a.idle_close_ms > 0:
+                    try:
+                        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"),
+                                                      self.a.idle_close_ms / 1000.0)
+                    except asyncio.TimeoutError:
+                        break
+                else:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                served += 1
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {}
