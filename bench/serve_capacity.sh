@@ -67,14 +67,20 @@ srv_busy() {
 	n=$(grep -c '^BUSY' "$TMP/srv")
 	kill -USR1 "$SPID"
 	for _ in $(seq 200); do
-		[ "$(grep -c '^BUSY' "$TMP/srv")" -gt "$n" ] && break
+		if [ "$(grep -c '^BUSY' "$TMP/srv")" -gt "$n" ]; then
+			echo "$(awk '/^BUSY/ {b = $2} END {print b}' "$TMP/srv") $(date +%s.%N)"
+			return
+		fi
 		sleep 0.01
 	done
-	echo "$(awk '/^BUSY/ {b = $2} END {print b + 0}' "$TMP/srv") $(date +%s.%N)"
+	echo "- $(date +%s.%N)" # no answer within 2 s
 }
 
-# busy_pct "B0 T0" "B1 T1": the server's working share of that span, in %
-busy_pct() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x); split(b, y); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'; }
+# busy_pct "B0 T0" "B1 T1": the server's working share of that span, in % ("-" unknown)
+busy_pct() {
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x); split(b, y)
+		if (x[1] == "-" || y[1] == "-") print "-"; else printf "%.0f\n", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
 
 # run_greenops MODE RATE: one greenops run, one table line
 run_greenops() {
