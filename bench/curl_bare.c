@@ -14,20 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
-}
+#include "open_loop.h"
 
 struct slot {
 	CURL *easy;
@@ -45,12 +32,6 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -66,12 +47,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "curl_bare: rate and duration must be positive\n");
 		return 2;
 	}
-	int64_t *sched = malloc(n * sizeof *sched), *late = malloc(n * sizeof *late);
-	srand(seed);
-	double t = 0;
-	for (size_t i = 0; i < n; i++) {
-		t += -log((rand() + 1.0) / (RAND_MAX + 2.0)) / rate;
-		sched[i] = (int64_t)(t * 1e9);
+	int64_t *sched = poisson_schedule(n, rate, seed), *late = malloc(n * sizeof *late);
+	if (!sched || !late) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
 	}
 	static const char body[] = "{\"model\":\"bench\",\"prompt\":\"a b c d e f g h\",\"max_tokens\":16,"
 	                           "\"stream\":true,\"stream_options\":{\"include_usage\":true}}";

@@ -25,30 +25,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "open_loop.h"
 #include <unistd.h>
 
 #define SPIN_NS 100000
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 struct conn {
 	int fd;
@@ -166,12 +147,10 @@ int main(int argc, char **argv)
 	                               "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: "
 	                               "application/json\r\nContent-Length: %zu\r\n\r\n%s",
 	                               path, host, port, sizeof body - 1, body);
-	int64_t *sched = malloc(n * sizeof *sched), *late = malloc(n * sizeof *late);
-	srand(seed);
-	double t = 0;
-	for (size_t i = 0; i < n; i++) {
-		t += -log((rand() + 1.0) / (RAND_MAX + 2.0)) / rate;
-		sched[i] = (int64_t)(t * 1e9);
+	int64_t *sched = poisson_schedule(n, rate, seed), *late = malloc(n * sizeof *late);
+	if (!sched || !late) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
 	}
 	struct rlimit rl;
 	if (!getrlimit(RLIMIT_NOFILE, &rl)) { /* as greenops does: a connection per request in flight */

@@ -12,14 +12,14 @@ $(BUILD)/bench/sse_bench: bench/sse_bench.c $(BUILD)/libgreenops.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(LIBS)
 
-$(BUILD)/bench/curl_bare: bench/curl_bare.c
+$(BUILD)/bench/curl_bare: bench/curl_bare.c bench/open_loop.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(LDFLAGS) -o $@ $< $(PKG_LIBS) -lm
 
 EXTRA_ALL += $(BUILD)/bench/sse_bench $(BUILD)/bench/curl_bare
 
 # The floor: the same open loop on plain sockets, no HTTP library.
-$(BUILD)/bench/raw_bare: bench/raw_bare.c
+$(BUILD)/bench/raw_bare: bench/raw_bare.c bench/open_loop.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(LDFLAGS) -o $@ $< -lm
 
