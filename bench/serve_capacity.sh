@@ -82,9 +82,22 @@ busy_pct() {
 		if (x[1] == "-" || y[1] == "-") print "-"; else printf "%.0f\n", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
 }
 
+# A client that collapsed leaves tens of thousands of loopback connections in TIME_WAIT for
+# a minute, and the next run's connections may then find no local port: each run waits (up
+# to 65 s) until fewer than 4,000 are left.
+settle() {
+	local n i
+	for i in $(seq 130); do
+		n=$(ss -Htan state time-wait 2>/dev/null | wc -l)
+		[ "$n" -lt 4000 ] && { [ "$i" -gt 1 ] && echo "# waited $(((i - 1) / 2)) s for TIME_WAIT sockets to clear" >&2; return; }
+		sleep 0.5
+	done
+}
+
 # run_greenops MODE RATE: one greenops run, one table line
 run_greenops() {
 	local s0 s1 b0 b1
+	settle
 	b0=$(srv_busy)
 	s0=$(steal_ticks)
 	rm -f "$TMP/r.json"
@@ -115,10 +128,13 @@ PY
 # three times its duration.
 run_ref() {
 	local sched achieved late cpu events reads b0 b1 cut=$((3 * ${DURATION%.*} + 5))
+	settle
 	b0=$(srv_busy)
 	read -r sched achieved late cpu events reads < <(timeout "$cut" \
-		$pin_client "$BUILD/bench/$1" "http://127.0.0.1:$PORT/v1/completions" "$3" "$DURATION" 2>/dev/null)
+		$pin_client "$BUILD/bench/$1" "http://127.0.0.1:$PORT/v1/completions" "$3" "$DURATION" 2>"$TMP/ref.err")
 	b1=$(srv_busy)
+	# No line: cut at $cut s (collapsed), or stopped with a reason, which goes to stderr.
+	[ -s "$TMP/ref.err" ] && echo "# $1 at $3 req/s: $(head -1 "$TMP/ref.err")" >&2
 	[ -n "$sched" ] || { sched=$3 achieved=0 late=$((cut * 1000)) cpu=0 events=0; }
 	awk -v m="$2" -v w="$1" -v r="$3" -v s="$sched" -v a="$achieved" -v l="$late" -v c="$cpu" -v e="$events" \
 		-v rd="${reads:--}" -v sb="$(busy_pct "$b0" "$b1")" 'BEGIN {
@@ -157,8 +173,8 @@ for mode in $MODES; do
 	if [ "$mode" = split ]; then start_server --mode split --gap-us 100; else start_server --mode burst; fi
 	sweep run_greenops "$mode"
 	# The reference clients, same server, rates and criteria (they send a fixed small body).
-	sweep run_curl_bare "$mode"
 	sweep run_raw_bare "$mode"
+	sweep run_curl_bare "$mode"
 	kill "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
 	SPID=""
