@@ -121,6 +121,7 @@ struct lg_client {
 	bool h2c_reuse_fix; /* libcurl < 8.0.0, --http2 on http:// (see open_socket) */
 	bool h2c_pending;   /* a prior-knowledge request is setting up a connection */
 	int open_socks;     /* sockets libcurl holds open */
+	CURLU *uh;          /* the URL, parsed once (see lg_client_new) */
 	struct fd_reg *reg; /* by descriptor: what epoll watches (see on_socket) */
 	size_t n_reg;
 };
@@ -311,6 +312,8 @@ static struct slot *slot_new(struct lg_client *c)
 	lg_buf_init(&s->body, ERR_BODY);
 	CURL *e = s->easy;
 	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	if (c->uh)
+		curl_easy_setopt(e, CURLOPT_CURLU, c->uh);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
@@ -404,6 +407,13 @@ int lg_client_new(struct lg_client **out, const struct lg_client_opts *o, char *
 	c->epfd = c->tfd = -1;
 	c->o = *o;
 	c->url = gops_xstrdup(o->url);
+	/* Parsed once and handed to every transfer (libcurl only reads it), instead of libcurl
+	 * parsing the URL string again for each: 148.1k -> 136.0k instructions per request
+	 * (callgrind, closed loop against the capacity server). */
+	if ((c->uh = curl_url()) && curl_url_set(c->uh, CURLUPART_URL, c->url, 0) != CURLUE_OK) {
+		curl_url_cleanup(c->uh);
+		c->uh = NULL;
+	}
 	c->h2c_reuse_fix = o->http_version == 2 && strncmp(o->url, "https:", 6) != 0 &&
 	                   curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
 	c->n_shards = o->http_version == 2 ? 1 : MAX_SHARDS;
@@ -484,6 +494,7 @@ void lg_client_free(struct lg_client *c)
 			curl_multi_cleanup(c->sh[i].multi);
 	curl_slist_free_all(c->headers);
 	free(c->reg);
+	curl_url_cleanup(c->uh);
 	if (c->epfd >= 0)
 		close(c->epfd);
 	if (c->tfd >= 0)
@@ -904,6 +915,7 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		}
 		used[added] = s;
 		s->sh = &c->sh[added % (size_t)c->n_shards];
+		curl_easy_setopt(s->easy, CURLOPT_CURLU, NULL);
 		curl_easy_setopt(s->easy, CURLOPT_URL, url);
 		curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
@@ -938,6 +950,8 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		curl_multi_remove_handle(s->sh->multi, s->easy);
 		s->sh->active--;
 		curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
+		if (c->uh)
+			curl_easy_setopt(s->easy, CURLOPT_CURLU, c->uh);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_write);
 		slot_put(c, s);
 	}
