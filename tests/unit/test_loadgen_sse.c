@@ -185,6 +185,49 @@ static void test_chunks_match_jansson(void **state)
 	assert_false(c.has_choices);
 }
 
+/* Strings built from pieces (plain bytes, UTF-8, every escape, and now and then a control
+ * byte or a bad escape), at every offset against the reader's eight-byte words and right at
+ * the end of the text: the fast reader accepts exactly what jansson accepts, and measures the
+ * escaped text exactly. */
+static void test_strings_match_jansson(void **state)
+{
+	(void)state;
+	static const char *const good[] = {"a",    "Z",   " ",   "0",   "\xc3\xa9", "\\\"",
+	                                   "\\\\", "\\/", "\\n", "\\t", "\\u00e9",  "\\uD83D\\uDE00",
+	                                   "~",    "{",   "]"};
+	static const char *const bad[] = {"\x01", "\x1f", "\n", "\\x", "\\u12", "\""};
+	uint64_t seed = 12345;
+	for (int k = 0; k < 20000; k++) {
+		char text[160] = "", json[256];
+		size_t pieces = (size_t)(k % 23);
+		bool valid = true;
+		for (size_t i = 0; i < pieces; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned r = (unsigned)(seed >> 33);
+			const char *piece = good[r % (sizeof good / sizeof good[0])];
+			if (r % 97 == 0) {
+				piece = bad[(r / 97) % (sizeof bad / sizeof bad[0])];
+				valid = false;
+			}
+			if (strlen(text) + strlen(piece) < sizeof text)
+				strcat(text, piece);
+		}
+		/* The offset of the string moves with k; at the end there is nothing after it but
+		 * the closing brackets. */
+		snprintf(json, sizeof json, "{\"%.*s\":1,\"choices\":[{\"text\":\"%s\"}]}", k % 9, "pppppppp",
+		         text);
+		struct lg_chunk a, b;
+		both(json, &a, &b);
+		if (valid) {
+			assert_int_equal(lg_chunk_parse(json, strlen(json), &a), 0);
+			assert_int_equal(a.text_len, strlen(text));
+		}
+		/* The same string cut short at every length: never accepted. */
+		size_t n = strlen(json);
+		assert_int_equal(lg_chunk_parse(json, n - 3 - (size_t)(k % 4), &a), -EINVAL);
+	}
+}
+
 static void test_deep_nesting_rejected(void **state)
 {
 	(void)state;
@@ -198,9 +241,10 @@ static void test_deep_nesting_rejected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_events_any_split),     cmocka_unit_test(test_split_crlf_between_reads),
-	    cmocka_unit_test(test_oversized_event),      cmocka_unit_test(test_callback_stops),
-	    cmocka_unit_test(test_chunks_match_jansson), cmocka_unit_test(test_deep_nesting_rejected),
+	    cmocka_unit_test(test_events_any_split),      cmocka_unit_test(test_split_crlf_between_reads),
+	    cmocka_unit_test(test_oversized_event),       cmocka_unit_test(test_callback_stops),
+	    cmocka_unit_test(test_chunks_match_jansson),  cmocka_unit_test(test_strings_match_jansson),
+	    cmocka_unit_test(test_deep_nesting_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
