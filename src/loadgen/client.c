@@ -243,11 +243,6 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ctx)
 	return rc ? 0 : n; /* 0 makes libcurl abort the transfer */
 }
 
-/* libcurl before 8.0.0 sets HTTP/2 up a second time on a reused prior-knowledge connection
- * and fails every request after a connection's first with "Error in the HTTP2 framing layer"
- * (curl issue 10634, fixed in 8.0.0). There, a request asks for prior knowledge only when no
- * connection is open or being opened, and otherwise for plain HTTP/2, which reuses (PIPEWAIT)
- * the open one without setting it up again. The sockets are counted to know. */
 static struct fd_reg *fd_reg(struct lg_client *c, curl_socket_t fd)
 {
 	if (fd < 0)
@@ -266,6 +261,12 @@ static struct fd_reg *fd_reg(struct lg_client *c, curl_socket_t fd)
 	return &c->reg[fd];
 }
 
+/* libcurl before 8.0.0 sets HTTP/2 up a second time on a reused prior-knowledge connection
+ * and fails every request after a connection's first with "Error in the HTTP2 framing layer"
+ * (curl issue 10634, fixed in 8.0.0). There, a request asks for prior knowledge only when no
+ * connection is open or being opened, and otherwise for plain HTTP/2, which reuses (PIPEWAIT)
+ * the open one without setting it up again. The sockets are counted to know (here,
+ * and in close_socket), besides keeping their epoll registration (see struct fd_reg). */
 static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct lg_client *c = userp;
@@ -292,6 +293,14 @@ static int close_socket(void *userp, curl_socket_t fd)
 	return close(fd);
 }
 
+/* Points a transfer at the benchmark's URL: the parsed handle when there is one. */
+static void target_url(struct lg_client *c, CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	if (c->uh)
+		curl_easy_setopt(e, CURLOPT_CURLU, c->uh);
+}
+
 static struct slot *slot_new(struct lg_client *c)
 {
 	if (c->n_slots == c->cap_slots) {
@@ -311,9 +320,7 @@ static struct slot *slot_new(struct lg_client *c)
 	lg_sse_init(&s->sse, MAX_EVENT, on_event, s);
 	lg_buf_init(&s->body, ERR_BODY);
 	CURL *e = s->easy;
-	curl_easy_setopt(e, CURLOPT_URL, c->url);
-	if (c->uh)
-		curl_easy_setopt(e, CURLOPT_CURLU, c->uh);
+	target_url(c, e);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
@@ -949,9 +956,7 @@ int lg_client_prewarm(struct lg_client *c, const char *url, size_t n, int64_t ti
 		struct slot *s = used[i];
 		curl_multi_remove_handle(s->sh->multi, s->easy);
 		s->sh->active--;
-		curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
-		if (c->uh)
-			curl_easy_setopt(s->easy, CURLOPT_CURLU, c->uh);
+		target_url(c, s->easy);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_write);
 		slot_put(c, s);
 	}

@@ -22,8 +22,8 @@ void lg_buf_release(struct lg_buf *b);
 
 /* Called for every dispatched event; data is the data lines joined with '\n', len bytes,
  * not NUL-terminated (it may point into the fed bytes); event is the `event:` field ("" when
- * none). Returns 0 to go on, non-zero to stop
- * the parser (that value is returned by lg_sse_feed). */
+ * none). Returns 0 to go on, non-zero to stop the parser (that value is returned by
+ * lg_sse_feed). */
 typedef int (*lg_sse_event_fn)(void *ctx, const char *event, const char *data, size_t len);
 
 struct lg_sse {
