@@ -201,18 +201,21 @@ class Handler:
         return True
 
 
-async def main():
-    args = parse_args()
-    h = Handler(args)
-    server = await asyncio.start_server(h.serve, args.host, args.port, backlog=1024)
-    port = server.sockets[0].getsockname()[1]
-    print("PORT %d" % port, flush=True)
-    async with server:
-        await server.serve_forever()
+def serve(start):
+    """Both mocks' main loop: awaits start() (a listening asyncio server), prints "PORT n" for
+    the tests, and serves until interrupted."""
+    async def run():
+        server = await start()
+        print("PORT %d" % server.sockets[0].getsockname()[1], flush=True)
+        async with server:
+            await server.serve_forever()
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        sys.exit(0)
+    ARGS = parse_args()
+    HANDLER = Handler(ARGS)
+    serve(lambda: asyncio.start_server(HANDLER.serve, ARGS.host, ARGS.port, backlog=1024))

@@ -19,7 +19,7 @@ import h2.events
 import h2.exceptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from openai_mock import completion, make_parser  # noqa: E402
+from openai_mock import completion, make_parser, serve  # noqa: E402
 
 STATE = {"count": 0, "conns": 0}
 
@@ -193,19 +193,8 @@ class Conn(asyncio.Protocol):
                 return
 
 
-async def main():
-    args = parse_args()
-    log = open(args.log, "a", buffering=1) if args.log else None
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Conn(args, log), args.host, args.port, backlog=1024)
-    port = server.sockets[0].getsockname()[1]
-    print("PORT %d" % port, flush=True)
-    async with server:
-        await server.serve_forever()
-
-
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        sys.exit(0)
+    ARGS = parse_args()
+    LOG = open(ARGS.log, "a", buffering=1) if ARGS.log else None
+    serve(lambda: asyncio.get_running_loop().create_server(lambda: Conn(ARGS, LOG), ARGS.host, ARGS.port,
+                                                           backlog=1024))
