@@ -10,7 +10,8 @@ trap 'rm -rf "$logs"' EXIT
 
 list=$(mktemp)
 for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && echo "$t"; done >"$list"
-for t in tests/e2e/*.sh; do [ -f "$t" ] && [ "$(basename "$t")" != lib.sh ] && echo "$t"; done >>"$list"
+# lib*.sh are sourced by the tests, not tests themselves.
+for t in tests/e2e/*.sh; do case $(basename "$t") in lib*.sh) ;; *) [ -f "$t" ] && echo "$t" ;; esac; done >>"$list"
 
 run_one() {
 	name=$(basename "$1")

@@ -4,26 +4,11 @@
 # failures of every kind, chat and CRLF streams, sweeps, concurrency limits and bad input.
 . "$(dirname "$0")/lib.sh"
 MOCK="$TESTS_DIR/mock/openai_mock.py"
+. "$(dirname "$0")/lib_serve_bench.sh"
 PIDS=""
 trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$SCRATCH"' EXIT
 
-# start_mock NAME ARGS...: starts a mock, waits for the port it prints, sets $PORT
-start_mock() {
-	local name=$1; shift
-	: >"$SCRATCH/$name.port"
-	python3 "$MOCK" "$@" >"$SCRATCH/$name.port" 2>"$SCRATCH/$name.err" &
-	PIDS="$PIDS $!"
-	for _ in $(seq 200); do
-		PORT=$(awk '/^PORT/ {print $2}' "$SCRATCH/$name.port")
-		[ -n "$PORT" ] && return 0
-		kill -0 "$!" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "mock $name did not start: $(cat "$SCRATCH/$name.err")" >&2
-	return 1
-}
 sb() { "$GREENOPS" serve-bench --model mock --no-db --cooldown 0 "$@"; }
-pyq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # 1. The acceptance run: 100 requests at 20/s, TTFT 40 ms, 16 tokens 10 ms apart.
 start_mock plain --ttft-ms 40 --gap-ms 10 --tokens 16 --log "$SCRATCH/arrivals.log"
@@ -31,17 +16,10 @@ sb --base-url "http://127.0.0.1:$PORT" --rate 20 --num-requests 100 --output-len
 	--json "$SCRATCH/a.json" --requests "$SCRATCH/a.csv" 2>"$SCRATCH/a.err"
 eq "plain run exits 0" "$?" 0
 J="$SCRATCH/a.json"
-eq "100 completed" "$(jget "$J" runs.0.completed)" 100
-eq "no failure" "$(jget "$J" runs.0.failed)" 0
-eq "1600 output tokens" "$(jget "$J" runs.0.total_output_tokens)" 1600
-eq "token counts come from usage" "$(jget "$J" runs.0.output_tokens_approximate)" False
-near "TTFT median 40-60 ms" "$(jget "$J" runs.0.ttft_ms.median)" 50 10
-near "TPOT median 10-12 ms" "$(jget "$J" runs.0.tpot_ms.median)" 11 1
+check_acceptance "" "$J"
 e2el_model=$(pyq "$J" 'd["runs"][0]["ttft_ms"]["median"] + 15 * d["runs"][0]["tpot_ms"]["median"]')
 near "E2EL median = TTFT + 15 x TPOT" "$(jget "$J" runs.0.e2el_ms.median)" "$e2el_model" 5
 near "ITL median 10 ms" "$(jget "$J" runs.0.itl_ms.median)" 10 2
-ratio=$(pyq "$J" 'd["runs"][0]["achieved_rate"] / d["runs"][0]["schedule_rate"]')
-near "achieved rate within 5% of the schedule's own rate" "$ratio" 1 0.05
 # The server's own clock agrees: arrivals at the mock span the schedule (the first line is
 # the up-front check request).
 srv=$(python3 -c 'import sys; t=[float(x) for x in open(sys.argv[1])][1:]; print((len(t)-1)/(t[-1]-t[0]))' "$SCRATCH/arrivals.log")
@@ -74,18 +52,7 @@ for mode in http500 event drop; do
 	sb --base-url "http://127.0.0.1:$PORT" --rate 20 --num-requests 100 --output-len 16 \
 		--json "$SCRATCH/f$mode.json" 2>"$SCRATCH/f$mode.err"
 	eq "$mode: failures do not change the exit status" "$?" 0
-	J="$SCRATCH/f$mode.json"
-	eq "$mode: 10 failed" "$(jget "$J" runs.0.failed)" 10
-	eq "$mode: 90 completed" "$(jget "$J" runs.0.completed)" 90
-	eq "$mode: the rest measured (1440 tokens)" "$(jget "$J" runs.0.total_output_tokens)" 1440
-	near "$mode: TTFT median of the rest" "$(jget "$J" runs.0.ttft_ms.median)" 50 10
-	case $mode in
-	http500) reason="http 500" ;;
-	event) reason="error event" ;;
-	drop) reason="connection dropped" ;;
-	esac
-	eq "$mode: reason '$reason' counted" "$(pyq "$J" "d['runs'][0]['errors'].get('$reason')")" 10
-	contains "$mode: reason shown on stderr" "$SCRATCH/f$mode.err" "failed: 10 x $reason"
+	check_failures "$mode" "$mode" "$SCRATCH/f$mode.json" "$SCRATCH/f$mode.err"
 done
 contains "error message kept" "$SCRATCH/fevent.json" "injected failure"
 

@@ -18,27 +18,11 @@ if [ -z "$PY" ]; then
 	done_testing
 	exit
 fi
+. "$(dirname "$0")/lib_serve_bench.sh"
 
-# start_mock NAME ARGS...: starts an h2c mock logging to $SCRATCH/NAME.log, waits for its port, sets $PORT
-start_mock() {
-	local name=$1; shift
-	: >"$SCRATCH/$name.port"
-	"$PY" "$MOCK" --log "$SCRATCH/$name.log" "$@" >"$SCRATCH/$name.port" 2>"$SCRATCH/$name.err" &
-	MOCK_PID=$!
-	PIDS="$PIDS $MOCK_PID"
-	for _ in $(seq 200); do
-		PORT=$(awk '/^PORT/ {print $2}' "$SCRATCH/$name.port")
-		[ -n "$PORT" ] && return 0
-		kill -0 "$MOCK_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "mock $name did not start: $(cat "$SCRATCH/$name.err")" >&2
-	return 1
-}
 # stop_mock: one server at a time, so that none outlives its scenario
 stop_mock() { kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; }
 sb() { "$GREENOPS" serve-bench --model mock --no-db --no-energy --cooldown 0 --http2 "$@"; }
-pyq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 # conn_stats LOG: "requests connections busiest most_open" from the mock's log (one line per
 # request: time, connection number, stream id, streams open on that connection)
 conn_stats() {
@@ -62,14 +46,7 @@ eq "h2 run exits 0" "$?" 0
 stop_mock
 J="$SCRATCH/a.json"
 eq "h2: the run says HTTP/2" "$(jget "$J" config.http)" 2
-eq "h2: 100 completed" "$(jget "$J" runs.0.completed)" 100
-eq "h2: no failure" "$(jget "$J" runs.0.failed)" 0
-eq "h2: 1600 output tokens" "$(jget "$J" runs.0.total_output_tokens)" 1600
-eq "h2: token counts come from usage" "$(jget "$J" runs.0.output_tokens_approximate)" False
-near "h2: TTFT median 40-60 ms" "$(jget "$J" runs.0.ttft_ms.median)" 50 10
-near "h2: TPOT median 10-12 ms" "$(jget "$J" runs.0.tpot_ms.median)" 11 1
-ratio=$(pyq "$J" 'd["runs"][0]["achieved_rate"] / d["runs"][0]["schedule_rate"]')
-near "h2: achieved rate within 5% of the schedule's own rate" "$ratio" 1 0.05
+check_acceptance "h2: " "$J"
 # From the server's side: the 100 requests and the up-front check shared a few connections.
 read -r nreq nconn busiest _ <<<"$(conn_stats "$SCRATCH/a.log")"
 eq "h2: the mock saw 101 requests (check + 100)" "$nreq" 101
@@ -84,18 +61,7 @@ for mode in http500 event drop; do
 		--json "$SCRATCH/f$mode.json" 2>"$SCRATCH/f$mode.err"
 	eq "h2 $mode: failures do not change the exit status" "$?" 0
 	stop_mock
-	J="$SCRATCH/f$mode.json"
-	eq "h2 $mode: 10 failed" "$(jget "$J" runs.0.failed)" 10
-	eq "h2 $mode: 90 completed" "$(jget "$J" runs.0.completed)" 90
-	eq "h2 $mode: the rest measured (1440 tokens)" "$(jget "$J" runs.0.total_output_tokens)" 1440
-	near "h2 $mode: TTFT median of the rest" "$(jget "$J" runs.0.ttft_ms.median)" 50 10
-	case $mode in
-	http500) reason="http 500" ;;
-	event) reason="error event" ;;
-	drop) reason="connection dropped" ;;
-	esac
-	eq "h2 $mode: reason '$reason' counted" "$(pyq "$J" "d['runs'][0]['errors'].get('$reason')")" 10
-	contains "h2 $mode: reason shown on stderr" "$SCRATCH/f$mode.err" "failed: 10 x $reason"
+	check_failures "h2 $mode" "$mode" "$SCRATCH/f$mode.json" "$SCRATCH/f$mode.err"
 	read -r nreq nconn _ _ <<<"$(conn_stats "$SCRATCH/f$mode.log")"
 	check "h2 $mode: failures did not multiply connections ($nconn for $nreq requests)" test "$nconn" -le 4
 done
