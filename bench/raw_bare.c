@@ -6,10 +6,12 @@
  * header parsing, no JSON, no per-request record beyond the lateness. It sleeps (epoll_pwait2,
  * microsecond timeout) when the next arrival is over 100 us away and polls without sleeping
  * otherwise, as greenops does.
- * Usage: raw_bare http://127.0.0.1:PORT/PATH RATE DURATION_S [SEED [TOUCH]]
+ * Usage: raw_bare http://127.0.0.1:PORT/PATH RATE DURATION_S [SEED [TOUCH [BURN_US]]]
  * TOUCH: after each response, read TOUCH bytes one after the other at random places of a
- * 64 MiB buffer (cache misses on purpose): how a client with a larger memory footprint per request fares
- * here. Prints: schedule_rate achieved_rate lateness_p99_ms cpu_us_per_request events_per_response
+ * 64 MiB buffer (cache misses on purpose); BURN_US: then compute (read the clock) for that
+ * many microseconds: how a client with a larger footprint, or more work, per request fares
+ * here.
+ * Prints: schedule_rate achieved_rate lateness_p99_ms cpu_us_per_request events_per_response
  *         reads_per_response */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,9 +27,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "open_loop.h"
-#include <unistd.h>
 
 #define SPIN_NS 100000
 
@@ -43,9 +45,10 @@ static struct sockaddr_in addr;
 static char request[512];
 static size_t request_len;
 static struct conn *idle;
-static long events, reads, done, opened;
+static long events, reads, done;
 static int ep;
 static long touch;
+static int64_t burn_ns;
 static unsigned char *far_mem;
 static const size_t far_size = (size_t)64 << 20;
 static volatile unsigned far_sum;
@@ -85,7 +88,6 @@ static struct conn *open_conn(void)
 	c->connecting = true;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 	epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-	opened++;
 	return c;
 }
 
@@ -120,7 +122,8 @@ static bool on_data(struct conn *c, const char *p, size_t n)
 int main(int argc, char **argv)
 {
 	if (argc < 4 || strncmp(argv[1], "http://", 7)) {
-		fprintf(stderr, "usage: raw_bare http://HOST:PORT/PATH RATE DURATION_S [SEED]\n");
+		fprintf(stderr,
+		        "usage: raw_bare http://HOST:PORT/PATH RATE DURATION_S [SEED [TOUCH [BURN_US]]]\n");
 		return 2;
 	}
 	char host[64];
@@ -136,6 +139,7 @@ int main(int argc, char **argv)
 	double rate = atof(argv[2]), dur = atof(argv[3]);
 	unsigned seed = argc > 4 ? (unsigned)atoi(argv[4]) : 1;
 	touch = argc > 5 ? atol(argv[5]) : 0;
+	burn_ns = argc > 6 ? atol(argv[6]) * 1000 : 0;
 	size_t n = (size_t)(rate * dur + 0.5);
 	if (rate <= 0 || n == 0) {
 		fprintf(stderr, "raw_bare: rate and duration must be positive\n");
@@ -219,6 +223,8 @@ int main(int argc, char **argv)
 				if (touch > 0)
 					touch_far();
 				t_last = now_ns();
+				while (burn_ns > 0 && now_ns() < t_last + burn_ns)
+					;
 				c->next_idle = idle;
 				idle = c;
 			}
