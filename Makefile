@@ -23,7 +23,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) -Iinclude -Isrc -I$
 	-DGOPS_VERSION_STRING='"$(VERSION)"' $(PKG_CFLAGS)
 LIBS    := $(PKG_LIBS) -ldl -lpthread -lm
 
-LIB_SRC := $(wildcard src/lib/*.c src/loadgen/*.c src/analysis/*.c src/model/*.c)
+LIB_SRC := $(wildcard src/base/*.c src/sources/*.c src/meter/*.c src/store/*.c src/loadgen/*.c src/analysis/*.c src/model/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 GEN_SRC :=
 GEN_HDR :=

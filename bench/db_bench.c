@@ -1,8 +1,8 @@
 /* How fast the results database takes what a run produces: power samples queued one by one
  * (committed in batches by the writer thread), and a run_finish carrying many windows (a
  * training loop that marks every batch). Prints one line per figure. */
-#include "lib/db.h"
-#include "lib/util.h"
+#include "store/db.h"
+#include "base/util.h"
 
 #include <math.h>
 #include <stdio.h>

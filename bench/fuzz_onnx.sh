@@ -13,7 +13,7 @@ mkdir -p "$out/corpus" "$out/artifacts" tests/fixtures/onnx/regress
 make --no-print-directory build/gen/onnx/onnx.pb-c.c >/dev/null
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 clang $flags -Iinclude -Isrc -Ibuild/gen $(pkg-config --cflags libprotobuf-c) \
-	bench/fuzz_onnx.c src/model/*.c src/lib/util.c build/gen/onnx/onnx.pb-c.c \
+	bench/fuzz_onnx.c src/model/*.c src/base/util.c build/gen/onnx/onnx.pb-c.c \
 	$(pkg-config --libs libprotobuf-c) -lm -o "$out/fuzz_onnx"
 cp -n tests/fixtures/onnx/corpus/* "$out/corpus/" 2>/dev/null || true
 status=0

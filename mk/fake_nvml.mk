@@ -7,12 +7,12 @@ FAKE_NVML_LIBS := $(BUILD)/tests/libfake-nvml.so \
 	$(foreach v,$(FAKE_NVML_VARIANTS),$(BUILD)/tests/libfake-nvml-$(word 1,$(subst :, ,$(v))).so)
 TEST_EXTRA += $(FAKE_NVML_LIBS)
 
-$(BUILD)/tests/libfake-nvml.so: $(FAKE_NVML_SRC) src/lib/nvml_types.h mk/fake_nvml.mk
+$(BUILD)/tests/libfake-nvml.so: $(FAKE_NVML_SRC) src/sources/nvml_types.h mk/fake_nvml.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared $(LDFLAGS) -o $@ $< -lpthread -lm
 
 define FAKE_NVML_VARIANT_RULE
-$(BUILD)/tests/libfake-nvml-$(word 1,$(subst :, ,$(1))).so: $(FAKE_NVML_SRC) src/lib/nvml_types.h mk/fake_nvml.mk
+$(BUILD)/tests/libfake-nvml-$(word 1,$(subst :, ,$(1))).so: $(FAKE_NVML_SRC) src/sources/nvml_types.h mk/fake_nvml.mk
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(word 2,$(subst :, ,$(1))) -shared $$(LDFLAGS) -o $$@ $$< -lpthread -lm
 endef

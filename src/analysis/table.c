@@ -2,7 +2,7 @@
  * malformed line is reported, not guessed at), rows from the database, filtering, and the
  * conversion of a column to numbers with the place of the first bad value. */
 #include "analysis/table.h"
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <math.h>

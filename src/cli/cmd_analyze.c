@@ -7,7 +7,7 @@
 #include "analysis/table.h"
 #include "cli/commands.h"
 #include "cli/db_cli.h"
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

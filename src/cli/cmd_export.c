@@ -5,7 +5,7 @@
  * bounded however long it runs. docs/EXPORT.md describes the metrics and deployment. */
 #include "cli/commands.h"
 #include "cli/monitor_opts.h"
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <greenops/greenops.h>
 

@@ -4,9 +4,9 @@
 #include "cli/commands.h"
 #include "cli/db_cli.h"
 #include "cli/monitor_opts.h"
-#include "lib/quiet.h"
-#include "lib/result_json.h"
-#include "lib/util.h"
+#include "meter/quiet.h"
+#include "meter/result_json.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

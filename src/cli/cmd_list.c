@@ -2,9 +2,9 @@
  * range, update period measured over half a second, readability), what it did not find and
  * why, and which domains a run would sum. --json writes the same as one object. */
 #include "cli/commands.h"
-#include "lib/select.h"
-#include "lib/source.h"
-#include "lib/util.h"
+#include "sources/select.h"
+#include "sources/source.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

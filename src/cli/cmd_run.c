@@ -5,7 +5,7 @@
 #include "cli/monitor_opts.h"
 #include "cli/run_output.h"
 #include "cli/summary.h"
-#include "lib/control.h"
+#include "meter/control.h"
 
 #include <greenops/greenops.h>
 

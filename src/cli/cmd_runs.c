@@ -1,7 +1,7 @@
 /* greenops runs: the stored runs, newest first, as a table or as JSON, filtered by tag. */
 #include "cli/commands.h"
 #include "cli/db_cli.h"
-#include "lib/result_json.h"
+#include "meter/result_json.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -6,7 +6,7 @@
 #include "cli/monitor_opts.h"
 #include "loadgen/bench.h"
 #include "loadgen/dataset.h"
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -3,7 +3,7 @@
 #include "cli/commands.h"
 #include "cli/db_cli.h"
 #include "cli/summary.h"
-#include "lib/result_json.h"
+#include "meter/result_json.h"
 
 #include <errno.h>
 #include <getopt.h>

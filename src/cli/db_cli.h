@@ -3,7 +3,7 @@
 #ifndef GOPS_CLI_DB_CLI_H
 #define GOPS_CLI_DB_CLI_H
 
-#include "lib/db.h"
+#include "store/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>

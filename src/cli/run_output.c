@@ -3,10 +3,10 @@
 #include "cli/commands.h"
 #include "cli/summary.h"
 #include "cli/plot.h"
-#include "lib/db.h"
-#include "lib/util.h"
+#include "store/db.h"
+#include "base/util.h"
 #include "model/macs.h"
-#include "lib/result_json.h"
+#include "meter/result_json.h"
 
 #include <jansson.h>
 #include <sys/resource.h>

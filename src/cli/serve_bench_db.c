@@ -1,8 +1,8 @@
-/* serve-bench results into the database (src/lib/db.h), so sweeps can be listed, shown,
+/* serve-bench results into the database (src/store/db.h), so sweeps can be listed, shown,
  * exported and analysed (`greenops analyze --table bench-runs`) like runs. */
 #include "cli/serve_bench_db.h"
 #include "cli/commands.h"
-#include "lib/db.h"
+#include "store/db.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * Energy windows are marked through lg_energy_ops only; nothing here knows the monitor. */
 #include "loadgen/bench.h"
 
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <math.h>

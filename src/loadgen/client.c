@@ -6,7 +6,7 @@
 #include "loadgen/client.h"
 
 #include "loadgen/sse.h"
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * make the totals incomplete; overflow and malformed graphs are errors. */
 #include "model/macs.h"
 
-#include "lib/util.h"
+#include "base/util.h"
 #include "model/graph.h"
 #include "model/onnx_read.h"
 

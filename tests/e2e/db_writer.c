@@ -1,7 +1,7 @@
 /* Crash-test helper for tests/e2e/db.sh: stores N finished runs through db.h, then begins
  * one more and streams power samples into it without end, so that a SIGKILL lands while
  * the writer thread is committing. Prints "stored ID..." and then "streaming". */
-#include "lib/db.h"
+#include "store/db.h"
 
 #include <math.h>
 #include <stdio.h>

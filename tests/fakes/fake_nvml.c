@@ -15,7 +15,7 @@
 #include <time.h>
 
 /* The real library's types, shared with the NVML source so both agree on every layout. */
-#include "lib/nvml_types.h"
+#include "sources/nvml_types.h"
 
 struct nvmlDevice_st {
 	unsigned index;

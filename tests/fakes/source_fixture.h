@@ -4,7 +4,7 @@
 #define GOPS_TEST_SOURCE_FIXTURE_H
 
 #include "fakes/fake_sysfs.h"
-#include "lib/source.h"
+#include "sources/source.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "lib/db.h"
-#include "lib/db_schema.h"
-#include "lib/util.h"
+#include "store/db.h"
+#include "store/db_schema.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <ftw.h>

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "lib/control.h"
-#include "lib/monitor_internal.h"
+#include "meter/control.h"
+#include "meter/monitor_internal.h"
 
 #include <errno.h>
 #include <math.h>

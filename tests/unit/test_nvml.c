@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "lib/src_nvml.h"
+#include "sources/nvml.h"
 
 #include <dlfcn.h>
 #include <errno.h>

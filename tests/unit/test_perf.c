@@ -8,8 +8,8 @@
 #include <cmocka.h>
 
 #include "fakes/source_fixture.h"
-#include "lib/source.h"
-#include "lib/src_sensors.h"
+#include "sources/source.h"
+#include "sources/sensors.h"
 
 #include <errno.h>
 #include <math.h>

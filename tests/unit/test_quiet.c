@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "lib/quiet.h"
+#include "meter/quiet.h"
 
 #include <errno.h>
 #include <math.h>

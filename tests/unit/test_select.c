@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "lib/select.h"
-#include "lib/source.h"
+#include "sources/select.h"
+#include "sources/source.h"
 
 #include <errno.h>
 #include <string.h>

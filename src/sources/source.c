@@ -1,6 +1,6 @@
 /* Domain lists and notes shared by every source. */
-#include "lib/source.h"
-#include "lib/util.h"
+#include "sources/source.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdarg.h>

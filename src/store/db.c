@@ -2,10 +2,10 @@
  * queue (redis bio.c style). Samples and requests are queued and committed in batches;
  * everything else waits for its own commit, so a greenops killed at any moment leaves a
  * database that opens and holds every run begun before. */
-#include "lib/db.h"
-#include "lib/db_schema.h"
-#include "lib/host.h"
-#include "lib/util.h"
+#include "store/db.h"
+#include "store/db_schema.h"
+#include "base/host.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -5,7 +5,7 @@
 
 #include <greenops/greenops.h>
 
-#include "lib/source.h"
+#include "sources/source.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

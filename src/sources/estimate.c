@@ -2,9 +2,9 @@
  * (GREENOPS_CPU_TDP, a small table of CPU models, or a per-thread default) scaled by the CPU
  * load from /proc/stat; ram-estimate is a constant per GB of /proc/meminfo's MemTotal.
  * Both are models, labelled as such everywhere (docs/SENSORS.md has the reasoning). */
-#include "lib/source.h"
-#include "lib/src_sensors.h"
-#include "lib/util.h"
+#include "sources/source.h"
+#include "sources/sensors.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* The monitor: opens the selected sources, owns the sampler, the windows, tags and units, the
  * idle baseline, and hands out the results the meter computes. */
-#include "lib/monitor_internal.h"
-#include "lib/select.h"
-#include "lib/util.h"
+#include "meter/monitor_internal.h"
+#include "sources/select.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,9 +1,9 @@
 /* Board and GPU sensors under /sys/class/hwmon: energy*_input counters (uJ) and
  * power*_input / power*_average readings (uW). GPU drivers (amdgpu, discrete i915/xe) become
  * gpuN after the GPUs already found; every other sensor is "<driver>-<label>", kind other. */
-#include "lib/source.h"
-#include "lib/src_sensors.h"
-#include "lib/util.h"
+#include "sources/source.h"
+#include "sources/sensors.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <dirent.h>

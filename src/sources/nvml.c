@@ -1,8 +1,8 @@
 /* NVIDIA GPUs through NVML, loaded with dlopen: one domain per visible GPU, with the energy
  * counter (mJ) where the GPU has one and instant power (field 186) or the 1 s average.
  * Owns the library handle and its own declarations of the few NVML pieces it uses. */
-#include "lib/src_nvml.h"
-#include "lib/util.h"
+#include "sources/nvml.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/nvml_types.h"
+#include "sources/nvml_types.h"
 
 /* Process lists are only counted, through the documented size query (*infoCount = 0,
  * infos = NULL), so no nvmlProcessInfo_t crosses the boundary: its layout differs between

@@ -1,9 +1,9 @@
 /* RAPL through the perf `power` PMU: the events and their scale come from sysfs, one CPU
  * per package from the PMU's cpumask, counts from perf_event_open. The kernel keeps 64-bit
  * counts, so nothing wraps here. The syscalls sit behind a small table tests can replace. */
-#include "lib/source.h"
-#include "lib/src_sensors.h"
-#include "lib/util.h"
+#include "sources/source.h"
+#include "sources/sensors.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
 /* Internals of the CPU, memory and board sources (powercap, perf, hwmon, estimate) that
  * their unit tests reach: counter unwrapping, sysfs/procfs parsing, the estimator's model,
- * and the perf syscall seam. Nothing outside src/lib/src_*.c and tests needs this. */
+ * and the perf syscall seam. Nothing outside the sources in src/sources/ and their tests needs this. */
 #ifndef GOPS_SRC_SENSORS_H
 #define GOPS_SRC_SENSORS_H
 
-#include "lib/source.h"
+#include "sources/source.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,7 +4,7 @@
 #ifndef GOPS_SRC_NVML_H
 #define GOPS_SRC_NVML_H
 
-#include "lib/source.h"
+#include "sources/source.h"
 
 extern const struct gops_source_ops gops_source_nvml;
 

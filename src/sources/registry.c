@@ -1,9 +1,9 @@
 /* The registry of energy sources, in the order they are tried (one line per source), and the
  * default choice among them. perf comes before powercap so that, when both reach the same
  * RAPL counters, perf's domains win: powercap skips names already found. */
-#include "lib/select.h"
-#include "lib/source.h"
-#include "lib/util.h"
+#include "sources/select.h"
+#include "sources/source.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
 #ifndef GOPS_SELECT_H
 #define GOPS_SELECT_H
 
-#include "lib/source.h"
+#include "sources/source.h"
 
 #include <stdbool.h>
 #include <stddef.h>

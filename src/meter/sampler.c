@@ -2,8 +2,8 @@
  * deadlines and appends to preallocated series; expensive counters (NVML's costs ~4 ms of CPU
  * per read) are read only at span edges and every anchor period, and at the edges we wait
  * for the counter's next update so the edge is known to a few milliseconds. */
-#include "lib/monitor_internal.h"
-#include "lib/util.h"
+#include "meter/monitor_internal.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Clocks, test-seam paths and file reads used throughout libgreenops. */
-#include "lib/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* The quiet checks of `greenops idle`: CPU load, GPU compute processes, settled power. */
-#include "lib/quiet.h"
-#include "lib/source.h"
-#include "lib/src_nvml.h"
-#include "lib/util.h"
+#include "meter/quiet.h"
+#include "sources/source.h"
+#include "sources/nvml.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <inttypes.h>

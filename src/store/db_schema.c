@@ -1,7 +1,7 @@
 /* Migrations of the results database, oldest first. Times are stored twice: as ISO 8601
  * UTC text for people and pandas, and as integer nanoseconds where results are rebuilt.
  * NAN values become NULL. Sweeps (plans and their parameters) come in a later migration. */
-#include "lib/db_schema.h"
+#include "store/db_schema.h"
 
 #include <errno.h>
 #include <stdio.h>

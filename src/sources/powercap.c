@@ -1,9 +1,9 @@
 /* RAPL through the powercap sysfs tree (/sys/class/powercap/intel-rapl:*): one domain per
  * zone and sub-zone, counters unwrapped here with max_energy_range_uj. Also holds the
  * unwrapping arithmetic shared with hwmon. */
-#include "lib/source.h"
-#include "lib/src_sensors.h"
-#include "lib/util.h"
+#include "sources/source.h"
+#include "sources/sensors.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* Which machine this is: the hostname alone changes with DHCP and clones share it, so the
  * machine id (systemd's, else D-Bus's) is kept beside it; the boot id tells a process that
  * died in an earlier boot from one that is still running. */
-#include "lib/host.h"
-#include "lib/util.h"
+#include "base/host.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>

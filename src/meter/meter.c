@@ -2,8 +2,8 @@
  * (anchors) and power samples. Between two counter readings, energy is distributed in
  * proportion to the integrated instant power, so windows need no counter read of their own
  * and still add up to the counter (DESIGN.md, "counter-anchored integration"). */
-#include "lib/monitor_internal.h"
-#include "lib/util.h"
+#include "meter/monitor_internal.h"
+#include "base/util.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* The control socket's server thread: accepts any number of clients (every process of a
  * distributed job may connect), splits their bytes into lines and applies each line to the
  * monitor at the moment it arrived (or at the writer's own T_NS). */
-#include "lib/control.h"
-#include "lib/util.h"
+#include "meter/control.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * null, never 0. */
 #include <greenops/greenops.h>
 
-#include "lib/result_json.h"
+#include "meter/result_json.h"
 
 #include <jansson.h>
 #include <math.h>
