@@ -10,6 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Offsets are added to a CLOCK_MONOTONIC start in int64 nanoseconds: a year keeps every sum
+ * far from overflow (a trace of wall-clock seconds beside zeros would otherwise wrap it). */
+#define SCHEDULE_MAX_SPAN_DAYS 366
+#define SCHEDULE_MAX_SPAN_NS   (SCHEDULE_MAX_SPAN_DAYS * 86400.0 * 1e9)
+
 const char *lg_arrival_name(enum lg_arrival a)
 {
 	switch (a) {
@@ -57,6 +62,11 @@ static int check(const struct lg_schedule_spec *s, char *err, size_t errlen)
 		snprintf(err, errlen, "a schedule needs a number of requests or a positive duration");
 		return -EINVAL;
 	}
+	if (s->duration_s > SCHEDULE_MAX_SPAN_NS / 1e9) {
+		snprintf(err, errlen, "duration '%g' s is longer than the %d days a schedule may span",
+		         s->duration_s, SCHEDULE_MAX_SPAN_DAYS);
+		return -EINVAL;
+	}
 	if (s->n == 0 && s->kind == LG_ARRIVAL_INF) {
 		snprintf(err, errlen, "rate 'inf' needs a number of requests, not a duration");
 		return -EINVAL;
@@ -96,22 +106,33 @@ int lg_schedule_build(const struct lg_schedule_spec *s, int64_t **offsets, size_
 	}
 	double t = 0; /* seconds; accumulated in double, rounded once per arrival */
 	for (size_t i = 0;; i++) {
-		int64_t off;
+		double off_ns;
 		if (s->kind == LG_ARRIVAL_TRACE) {
 			if (i >= s->n_trace)
 				break;
-			off = llround((s->trace_s[i] - s->trace_s[0]) * 1e9);
+			off_ns = (s->trace_s[i] - s->trace_s[0]) * 1e9;
 		} else if (s->kind == LG_ARRIVAL_INF) {
-			off = 0;
+			off_ns = 0;
 		} else if (s->kind == LG_ARRIVAL_CONSTANT) {
-			off = llround((double)i * 1e9 / s->rate);
+			off_ns = (double)i * 1e9 / s->rate;
 		} else {
 			if (i > 0)
 				t += s->kind == LG_ARRIVAL_POISSON
 				         ? gsl_ran_exponential(rng, 1.0 / s->rate)
 				         : gsl_ran_gamma(rng, s->burstiness, 1.0 / (s->rate * s->burstiness));
-			off = llround(t * 1e9);
+			off_ns = t * 1e9;
 		}
+		if (!(off_ns <= SCHEDULE_MAX_SPAN_NS)) {
+			if (dur_ns < INT64_MAX || n >= limit)
+				break; /* past the duration (itself within the span) or the count */
+			snprintf(err, errlen,
+			         "%s %zu comes %.6g s after the first; a schedule may span at most %d days",
+			         s->kind == LG_ARRIVAL_TRACE ? "trace timestamp" : "arrival", i + 1,
+			         off_ns / 1e9, SCHEDULE_MAX_SPAN_DAYS);
+			rc = -EINVAL;
+			goto out;
+		}
+		int64_t off = llround(off_ns);
 		if (off >= dur_ns || n >= limit) {
 			if (!s->n && n >= limit && off < dur_ns) {
 				snprintf(err, errlen,

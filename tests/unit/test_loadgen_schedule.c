@@ -130,6 +130,31 @@ static void test_trace(void **state)
 	assert_null(w);
 }
 
+/* Seconds since 1970 beside a zero: 1e19 ns does not fit an int64, and the client adds the
+ * offset to its start time; such a schedule is refused, not wrapped to a negative time. */
+static void test_span_beyond_int64(void **state)
+{
+	(void)state;
+	double ts[] = {0, 1e10};
+	int64_t *v = NULL;
+	size_t n;
+	struct lg_schedule_spec s = {.kind = LG_ARRIVAL_TRACE, .trace_s = ts, .n_trace = 2};
+	assert_int_equal(lg_schedule_build(&s, &v, &n, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "trace timestamp 2"));
+	assert_null(v);
+	s = (struct lg_schedule_spec){.kind = LG_ARRIVAL_CONSTANT, .rate = 1e-300, .n = 2};
+	assert_int_equal(lg_schedule_build(&s, &v, &n, err, sizeof err), -EINVAL);
+	assert_null(v);
+	s = (struct lg_schedule_spec){.kind = LG_ARRIVAL_POISSON, .rate = 1, .duration_s = 1e12};
+	assert_int_equal(lg_schedule_build(&s, &v, &n, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "duration"));
+	/* A long but possible trace still plays. */
+	double day[] = {1.7e9, 1.7e9 + 86400};
+	v = build((struct lg_schedule_spec){.kind = LG_ARRIVAL_TRACE, .trace_s = day, .n_trace = 2}, &n);
+	assert_int_equal(v[1], 86400000000000LL);
+	free(v);
+}
+
 static void test_bad_specs(void **state)
 {
 	(void)state;
@@ -157,6 +182,7 @@ int main(void)
 	    cmocka_unit_test(test_gamma_burstiness),
 	    cmocka_unit_test(test_duration_and_inf),
 	    cmocka_unit_test(test_trace),
+	    cmocka_unit_test(test_span_beyond_int64),
 	    cmocka_unit_test(test_bad_specs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
