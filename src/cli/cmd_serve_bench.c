@@ -9,6 +9,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <math.h>
@@ -577,8 +578,10 @@ static int write_requests(const char *path, const struct lg_bench *b)
 			const char *st = r->status == LG_OK       ? "ok"
 			                 : r->status == LG_FAILED ? "failed"
 			                                          : "not_sent";
-			fprintf(f, "%zu,%s,%zu,%d,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%d,%d,%d,\"", i,
-			        label, k, r->warmup, st,
+			fprintf(f,
+			        "%zu,%s,%zu,%d,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%" PRId64 ",%" PRId64
+			        ",%d,%d,\"",
+			        i, label, k, r->warmup, st,
 			        r->status == LG_FAILED ? lg_err_name((enum lg_err)r->err) : "",
 			        r->http_status, rel_s(r->t_sched, o), rel_s(r->t_admit, o),
 			        rel_s(r->t_start, o), rel_s(r->t_sent, o), rel_s(r->t_first, o),

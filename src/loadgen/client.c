@@ -747,9 +747,9 @@ static void complete(struct loop *L, struct slot *s, CURLcode rc)
 	}
 	r->chunks = s->chunks;
 	r->reads = s->reads;
-	r->prompt_tokens = s->prompt_tokens >= 0 ? (int32_t)s->prompt_tokens : -1;
+	r->prompt_tokens = s->prompt_tokens >= 0 ? s->prompt_tokens : -1;
 	r->usage = s->usage_tokens >= 0;
-	r->output_tokens = r->usage ? (int32_t)s->usage_tokens : s->chunks;
+	r->output_tokens = r->usage ? s->usage_tokens : s->chunks;
 	bool counted = !r->warmup;
 	if (s->fail) {
 		r->status = LG_FAILED;

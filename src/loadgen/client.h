@@ -42,8 +42,8 @@ struct lg_record {
 	int64_t t_sent;          /* libcurl about to send (t_start + connect time) */
 	int64_t t_first;         /* first event carrying generated text */
 	int64_t t_end;           /* last byte of the response, or the failure */
-	int32_t prompt_tokens;   /* server's usage, -1 unknown */
-	int32_t output_tokens;   /* usage's completion_tokens, else the text-carrying events */
+	int64_t prompt_tokens;   /* server's usage, -1 unknown; as wide as the server's JSON */
+	int64_t output_tokens;   /* usage's completion_tokens, else the text-carrying events */
 	int32_t chunks;          /* text-carrying events */
 	int32_t reads;           /* pieces libcurl delivered: events per read = chunks / reads */
 	uint32_t itl_off, itl_n; /* gaps between chunks in the run's itl_us arena */

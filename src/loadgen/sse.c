@@ -345,7 +345,10 @@ static int jnumber(struct jr *j, int64_t *ival, bool *is_int)
 		p++;
 	} else {
 		while (p < e && *p >= '0' && *p <= '9') {
-			if (v < INT64_MAX / 10)
+			/* Beyond int64 the value is not kept at all: a count cut short would be wrong. */
+			if (v > (INT64_MAX - (*p - '0')) / 10)
+				integral = false;
+			else
 				v = v * 10 + (*p - '0');
 			p++;
 		}

@@ -26,6 +26,8 @@ def make_parser(description, log_help):
     p.add_argument("--fail-every", type=int, default=0, help="every Nth request fails")
     p.add_argument("--fail-mode", choices=["http500", "event", "drop"], default="http500")
     p.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
+    p.add_argument("--usage-tokens", type=int, default=None,
+                   help="completion_tokens the usage chunk claims (default: the tokens sent)")
     p.add_argument("--crlf", action="store_true", help="end SSE lines with CRLF")
     p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
     p.add_argument("--idle-close-ms", type=float, default=0,
@@ -120,8 +122,10 @@ async def completion(a, body, path, nth, nl):
         yield "data", out
     tail = b""
     if usage:
+        claimed = ntok if a.usage_tokens is None else a.usage_tokens
         tail += sse_event(dict(base, choices=[], usage={
-            "prompt_tokens": prompt_tokens, "completion_tokens": ntok, "total_tokens": prompt_tokens + ntok}), nl)
+            "prompt_tokens": prompt_tokens, "completion_tokens": claimed,
+            "total_tokens": prompt_tokens + claimed}), nl)
     yield "end", tail + sse_event("[DONE]", nl)
 
 

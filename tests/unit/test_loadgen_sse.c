@@ -166,6 +166,7 @@ static void test_chunks_match_jansson(void **state)
 	    "{\"a\":1} trailing",
 	    "",
 	    "{\"a\":[1,2,{\"b\":[null,false]}]}",
+	    "{\"choices\":[],\"usage\":{\"prompt_tokens\":3000000000,\"completion_tokens\":5000000000}}",
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct lg_chunk a, b;
@@ -183,6 +184,14 @@ static void test_chunks_match_jansson(void **state)
 	assert_int_equal(lg_chunk_parse(cases[12], strlen(cases[12]), &c), 0);
 	assert_false(c.has_usage);
 	assert_false(c.has_choices);
+	/* Counts beyond 32 bits are kept whole; one beyond 64 bits is not kept at all (jansson
+	 * refuses the whole event there; a count cut short would be a wrong figure). */
+	const char *wide = cases[sizeof cases / sizeof cases[0] - 1];
+	assert_int_equal(lg_chunk_parse(wide, strlen(wide), &c), 0);
+	assert_true(c.completion_tokens == 5000000000LL && c.prompt_tokens == 3000000000LL);
+	const char *huge = "{\"usage\":{\"completion_tokens\":99999999999999999999}}";
+	assert_int_equal(lg_chunk_parse(huge, strlen(huge), &c), 0);
+	assert_int_equal(c.completion_tokens, -1);
 }
 
 /* Strings built from pieces (plain bytes, UTF-8, every escape, and now and then a control
