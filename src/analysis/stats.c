@@ -49,6 +49,32 @@ static bool constant(const double *v, size_t n)
 	return true;
 }
 
+/* v scaled by a power of two (exact) so that its largest magnitude lies in [0.5, 1): GSL's
+ * sums of squares overflow past about 1e154 and came back as a finite, wrong r of 0. */
+static void scale_unit(const double *v, double *out, size_t n)
+{
+	double m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = fmax(m, fabs(v[i]));
+	int e = 0;
+	if (isfinite(m) && m > 0)
+		frexp(m, &e);
+	for (size_t i = 0; i < n; i++)
+		out[i] = ldexp(v[i], -e);
+}
+
+static int pearson_r(const double *x, const double *y, size_t n, double *rho)
+{
+	double *w = malloc(2 * n * sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	scale_unit(x, w, n);
+	scale_unit(y, w + n, n);
+	*rho = gsl_stats_correlation(w, 1, w + n, 1, n);
+	free(w);
+	return 0;
+}
+
 double an_t_pvalue(double r, size_t n)
 {
 	if (n < 3 || isnan(r))
@@ -217,7 +243,9 @@ int an_correlate(enum an_method m, const double *x, const double *y, size_t n, d
 	} else {
 		double rho;
 		if (m == AN_PEARSON) {
-			rho = gsl_stats_correlation(x, 1, y, 1, n);
+			int r = pearson_r(x, y, n, &rho);
+			if (r < 0)
+				return r;
 		} else {
 			double *work = malloc(2 * n * sizeof *work);
 			if (!work)

@@ -57,6 +57,28 @@ static void test_pearson_scipy_example(void **state)
 	CLOSE(c.ci_high, -0.2006, 1e-3);
 }
 
+/* The same pairs scaled to 1e200 and 1e-200: the sums of squares overflow (underflow) a
+ * double, and GSL's correlation came back a finite 0 with p = 1; Pearson's r does not depend
+ * on scale, so the figures must be the unscaled ones. */
+static void test_pearson_extreme_scales(void **state)
+{
+	(void)state;
+	const double scales[] = {1e200, 1e-200, 1e300};
+	for (size_t k = 0; k < N(scales); k++) {
+		double x[] = {1, 2, 3, 4, 5, 6, 7}, y[] = {10, 9, 2.5, 6, 4, 3, 2};
+		for (size_t i = 0; i < N(x); i++)
+			x[i] *= scales[k], y[i] *= k == 2 ? 1e-300 : 1;
+		struct an_corr c = corr(AN_PEARSON, x, y, N(x));
+		assert_int_equal(c.undefined, AN_DEFINED);
+		CLOSE(c.rho, -0.828503883588428, 1e-12);
+		CLOSE(c.p_value, 0.021280260007523286, 1e-10);
+	}
+	/* Finite values whose spread is beyond double range stay undefined, never 0. */
+	double x[] = {-1.5e308, 1.5e308, 0, 1e308}, y[] = {1, 2, 3, 4};
+	struct an_corr c = corr(AN_PEARSON, x, y, N(x));
+	assert_true(c.undefined == AN_DEFINED ? fabs(c.rho) > 0 : isnan(c.rho));
+}
+
 /* scipy.stats.spearmanr documentation example, with a tie in y:
  *   spearmanr([1,2,3,4,5], [5,6,7,8,7]) -> statistic=0.8207826816681233,
  *   pvalue=0.08858700531354381 (0.08858700531354405 in another SciPy version: 1e-15 apart). */
@@ -301,6 +323,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pearson_scipy_example),
+	    cmocka_unit_test(test_pearson_extreme_scales),
 	    cmocka_unit_test(test_spearman_scipy_example_with_ties),
 	    cmocka_unit_test(test_spearman_is_pearson_of_ranks),
 	    cmocka_unit_test(test_kendall_scipy_example_with_ties),
