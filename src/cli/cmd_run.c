@@ -302,7 +302,7 @@ int cmd_run(int argc, char **argv)
 		status = exec_errno == ENOENT ? 127 : 126;
 		gops_control_stop(ctl), ctl = NULL;
 		gops_monitor_stop_at(m, t_exit);
-		run_output_abandon(&out);
+		run_output_abandon(&out, status);
 		goto done;
 	}
 	int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;

@@ -168,10 +168,10 @@ void run_output_begin(struct run_output *o, gops_monitor *m)
 	}
 }
 
-void run_output_abandon(struct run_output *o)
+void run_output_abandon(struct run_output *o, int exit_status)
 {
 	if (o->db && o->run_id)
-		gops_db_run_finish(o->db, o->run_id, NULL, 127, 0, GOPS_RUN_FAILED);
+		gops_db_run_finish(o->db, o->run_id, NULL, exit_status, 0, GOPS_RUN_FAILED);
 }
 
 /* greenops's own cost, so users can see that measuring is cheap. */

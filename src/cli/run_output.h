@@ -40,8 +40,9 @@ void run_output_tag_model(struct run_output *o, gops_monitor *m);
 void run_output_begin(struct run_output *o, gops_monitor *m);
 /* Writes the result everywhere; returns < 0 when an output could not be written. */
 int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, int signal);
-/* The command never ran: the started row is marked failed. */
-void run_output_abandon(struct run_output *o);
+/* The command never ran: the started row is marked failed with the exit status greenops
+ * itself returns (127 not found, 126 found but not executable). */
+void run_output_abandon(struct run_output *o, int exit_status);
 void run_output_release(struct run_output *o);
 
 #endif

@@ -30,4 +30,20 @@ eq "export-csv windows with 2,017 tag keys exits 0" "$?" 0
 eq "analyze --db with 2,017 tag keys exits 0" "$?" 0
 eq "analyze --db sees every run" "$(jget "$SCRATCH/an.json" correlations.0.n)" 32
 
+# 2. A command found but not executable: greenops exits 126 (as a shell does) and the stored
+#    run says 126 too; one that is not found: 127 in both.
+csvcol() { python3 -c 'import csv,sys; print(list(csv.DictReader(open(sys.argv[1])))[-1][sys.argv[2]])' "$1" "$2"; }
+printf '#!/bin/sh\necho hi\n' >"$SCRATCH/noexec.sh"
+chmod 644 "$SCRATCH/noexec.sh"
+run --db "$SCRATCH/exec.db" -- "$SCRATCH/noexec.sh" >/dev/null 2>"$SCRATCH/noexec.err"
+eq "not executable: greenops exits 126" "$?" 126
+contains "not executable: one line naming the command" "$SCRATCH/noexec.err" "cannot run '.*noexec.sh': Permission denied"
+"$GREENOPS" export-csv runs --db "$SCRATCH/exec.db" -o "$SCRATCH/exec.csv"
+eq "not executable: the stored run says 126" "$(csvcol "$SCRATCH/exec.csv" exit_status)" 126
+eq "not executable: the stored run failed" "$(csvcol "$SCRATCH/exec.csv" status)" failed
+run --db "$SCRATCH/exec.db" -- "$SCRATCH/no-such-command" >/dev/null 2>&1
+eq "not found: greenops exits 127" "$?" 127
+"$GREENOPS" export-csv runs --db "$SCRATCH/exec.db" -o "$SCRATCH/exec.csv"
+eq "not found: the stored run says 127" "$(csvcol "$SCRATCH/exec.csv" exit_status)" 127
+
 done_testing
