@@ -137,7 +137,8 @@ int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns);
 /* Moves the span's start to t_ns (CLOCK_MONOTONIC), e.g. the moment a child was released. */
 int gops_monitor_set_start(gops_monitor *m, int64_t t_ns);
 
-/* Windows: t_ns is CLOCK_MONOTONIC in nanoseconds, 0 for now. Thread-safe. */
+/* Windows: t_ns is CLOCK_MONOTONIC in nanoseconds, 0 for now. Thread-safe. Once started, a
+ * t_ns before the span's start or later than now is refused with -ERANGE. */
 int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns);
 int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns);
 /* Adds units to the named open window (NULL: the innermost open window, or the run). */

@@ -290,15 +290,19 @@ int gops_monitor_start(gops_monitor *m)
 	int r = sampler_start(m);
 	if (r < 0)
 		return r;
+	pthread_mutex_lock(&m->lock);
 	m->started = true;
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 
 int gops_monitor_set_start(gops_monitor *m, int64_t t_ns)
 {
+	pthread_mutex_lock(&m->lock); /* the control thread checks T_NS against it */
 	int64_t delta = t_ns - m->t_start;
 	m->t_start = t_ns;
 	m->start_realtime_ns += delta;
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 
@@ -333,14 +337,42 @@ static int64_t stamp(int64_t t_ns)
 	return t_ns > 0 ? t_ns : gops_now_ns();
 }
 
+/* A T_NS given by the writer must lie between the span's start and the moment it arrives:
+ * anything else (wall-clock nanoseconds by mistake, another host's clock, a stale or future
+ * value) would make a window of nothing, so it is refused rather than clipped. Called with
+ * the lock held. */
+static int check_stamp(struct gops_monitor *m, int64_t given, int64_t t_ns)
+{
+	if (given <= 0 || !m->started)
+		return 0;
+	int64_t now = gops_now_ns();
+	if (t_ns >= m->t_start && t_ns <= now)
+		return 0;
+	monitor_set_error(m,
+	                  "T_NS %lld is outside the measured span (%.3f s %s): it must be this host's "
+	                  "CLOCK_MONOTONIC in nanoseconds",
+	                  (long long)t_ns,
+	                  t_ns < m->t_start ? (double)(m->t_start - t_ns) / 1e9 : (double)(t_ns - now) / 1e9,
+	                  t_ns < m->t_start ? "before its start" : "after the line arrived");
+	if (m->refused_stamps++ == 0) /* the first one says why; the count says how many */
+		gops_notes_add(&m->notes, "window line refused: %s", m->err);
+	return -ERANGE;
+}
+
 int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns)
 {
+	int64_t given = t_ns;
 	t_ns = stamp(t_ns);
 	if (!name || !*name) {
 		monitor_set_error(m, "a window needs a name");
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&m->lock);
+	int r = check_stamp(m, given, t_ns);
+	if (r < 0) {
+		pthread_mutex_unlock(&m->lock);
+		return r;
+	}
 	if (m->n_win == m->cap_win) {
 		size_t cap = m->cap_win ? m->cap_win * 2 : 64;
 		struct window *v = realloc(m->win, cap * sizeof *v);
@@ -366,8 +398,14 @@ static struct window *find_open(struct gops_monitor *m, const char *name)
 
 int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns)
 {
+	int64_t given = t_ns;
 	t_ns = stamp(t_ns);
 	pthread_mutex_lock(&m->lock);
+	int r = check_stamp(m, given, t_ns);
+	if (r < 0) {
+		pthread_mutex_unlock(&m->lock);
+		return r;
+	}
 	struct window *w = find_open(m, name);
 	if (w)
 		w->end_ns = t_ns > w->begin_ns ? t_ns : w->begin_ns;

@@ -106,6 +106,7 @@ struct gops_monitor {
 	size_t n_tags, cap_tags;
 	double run_units;
 	size_t malformed;
+	size_t refused_stamps; /* window lines whose T_NS lay outside the span */
 
 	/* idle baseline per domain, NAN where unknown */
 	double *idle_w;

@@ -8,6 +8,7 @@
 
 #include "meter/control.h"
 #include "meter/monitor_internal.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -249,13 +250,41 @@ static void test_control_lines(void **state)
 	free_monitor(m);
 }
 
+/* A T_NS outside the span (wall-clock ns by mistake, the future, before the start) is refused
+ * and counted, never turned into an empty window. */
+static void test_window_stamp_outside_span(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	int64_t now = gops_now_ns();
+	m->started = true;
+	m->t_start = now - S;
+	char line[128];
+	assert_int_equal(gops_control_line(m, "begin past 1", 0), -ERANGE);
+	snprintf(line, sizeof line, "begin future %lld", (long long)(now + 60 * S));
+	assert_int_equal(gops_control_line(m, line, 0), -ERANGE);
+	snprintf(line, sizeof line, "begin wall %lld", (long long)gops_realtime_ns());
+	assert_int_equal(gops_control_line(m, line, 0), -ERANGE);
+	snprintf(line, sizeof line, "begin early %lld", (long long)(m->t_start - S / 10));
+	assert_int_equal(gops_control_line(m, line, 0), -ERANGE);
+	snprintf(line, sizeof line, "begin good %lld", (long long)(m->t_start + S / 2));
+	assert_int_equal(gops_control_line(m, line, 0), 0);
+	assert_int_equal(gops_control_line(m, "end good 1", 0), -EINVAL); /* counted as malformed */
+	assert_int_equal(m->n_win, 1);
+	assert_int_equal(m->refused_stamps, 5);
+	assert_int_equal(m->notes.n, 1);
+	assert_non_null(strstr(m->notes.v[0], "CLOCK_MONOTONIC"));
+	gops_notes_release(&m->notes);
+	free_monitor(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_integrated_only),  cmocka_unit_test(test_counter_scales_biased_power),
 	    cmocka_unit_test(test_windows_add_up),   cmocka_unit_test(test_counter_only_linear),
 	    cmocka_unit_test(test_summed_and_stuck), cmocka_unit_test(test_lost_domain),
-	    cmocka_unit_test(test_control_lines),
+	    cmocka_unit_test(test_control_lines),    cmocka_unit_test(test_window_stamp_outside_span),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
