@@ -27,6 +27,8 @@ enum gops_method {
 	GOPS_METHOD_COUNTER,    /* difference of a hardware energy counter */
 	GOPS_METHOD_INTEGRATED, /* trapezoid integral of power samples */
 	GOPS_METHOD_ESTIMATED,  /* a model (CPU load x TDP, RAM size): not a measurement */
+	GOPS_METHOD_BRIDGED,    /* "counter+integrated": the counter where it was truly read, power
+	                           integrated over the stretches it was not (the warnings say which) */
 };
 const char *gops_method_name(enum gops_method m);
 

@@ -28,6 +28,8 @@ const char *gops_method_name(enum gops_method m)
 		return "integrated";
 	case GOPS_METHOD_ESTIMATED:
 		return "estimated";
+	case GOPS_METHOD_BRIDGED:
+		return "counter+integrated";
 	default:
 		return "none";
 	}

@@ -44,6 +44,31 @@ void *series_at(const struct series *s, size_t i);
 size_t series_len(const struct series *s);
 void series_clear(struct series *s);
 
+/* A counter reading that cannot be trusted as a difference from the one before it: the
+ * sampler marks it (reset, implausible rise), the meter bridges or refuses the stretch. */
+enum counter_fault {
+	FAULT_NONE,
+	FAULT_RESET,      /* went backwards without a plausible wrap */
+	FAULT_TOO_FAST,   /* rose faster than the domain's max power allows: wraps were missed */
+	FAULT_FROZEN,     /* did not move over several update periods (meter.c) */
+	FAULT_LOW,        /* rose far less than instant power integrates to (meter.c) */
+	FAULT_UNREADABLE, /* could not be read from some moment to the end of the span */
+};
+#define MAX_COUNTER_MARKS 64
+
+struct counter_mark {
+	size_t anchor;          /* the stretch from anchor-1 to this anchor is not a measurement */
+	enum counter_fault why; /* FAULT_RESET or FAULT_TOO_FAST */
+};
+
+/* Per counter reading, filled by meter.c while it computes a result: the energy the domain
+ * had used by then, with untrusted stretches replaced by integrated power. */
+struct anchor_fix {
+	double joules;
+	enum counter_fault gap_before; /* why the stretch ending here was bridged (NONE: counter) */
+	double gap_unc_j;              /* uncertainty of that bridge */
+};
+
 struct dom_state {
 	struct gops_domain info;
 	struct series power;   /* struct power_sample */
@@ -55,6 +80,16 @@ struct dom_state {
 	bool energy_ok, power_ok;
 	bool discontinuity;
 	bool stuck_checked;
+	/* Counter faults seen by the sampler (sampler.c), judged by the meter (meter.c). */
+	struct counter_mark marks[MAX_COUNTER_MARKS];
+	size_t n_marks;
+	bool too_many_marks;        /* more faults than marks: the whole counter is suspect */
+	bool counter_too_fast;      /* a rise above max power: wraps may be missed anywhere */
+	int64_t counter_failing_ns; /* first failed read since the last good one (0: none) */
+	char counter_fail_text[160];
+	struct anchor_fix *fix; /* meter.c, during meter_compute only (NULL otherwise) */
+	size_t n_fix;
+	int64_t tail_gap_ns; /* meter.c: counter not read from here to the end (0: none) */
 	unsigned read_errors;
 	char last_error[160];
 	double measured_period_s;

@@ -111,6 +111,10 @@ static bool read_failed(struct gops_monitor *m, struct dom_state *d, int r, int6
 		return false;
 	}
 	if (r == GOPS_ENOTSUP) {
+		if (energy && !d->counter_failing_ns) {
+			d->counter_failing_ns = t;
+			snprintf(d->counter_fail_text, sizeof d->counter_fail_text, "no longer supported");
+		}
 		if (energy)
 			d->energy_ok = false;
 		else
@@ -155,6 +159,32 @@ static void read_power(struct gops_monitor *m, struct dom_state *d)
 		store_full(m, d, t);
 }
 
+/* The next counter reading ends a stretch that is not a measurement (meter.c bridges it). */
+static void mark_fault(struct gops_monitor *m, struct dom_state *d, enum counter_fault why)
+{
+	if (why == FAULT_TOO_FAST && !d->counter_too_fast)
+		gops_domain_note(&d->info,
+		                 "the energy counter rose faster than %.0f W allows: it wrapped "
+		                 "more often than it was read, so wraps were missed",
+		                 d->info.max_power_w);
+	if (why == FAULT_RESET && !d->discontinuity)
+		gops_domain_note(&d->info,
+		                 "the energy counter went backwards %.3f s after the start "
+		                 "(driver reload?)",
+		                 m->t_start && gops_now_ns() > m->t_start ? (gops_now_ns() - m->t_start) / 1e9
+		                                                          : 0.0);
+	d->counter_too_fast |= why == FAULT_TOO_FAST;
+	d->discontinuity |= why == FAULT_RESET;
+	size_t next = series_len(&d->anchors);
+	if (d->n_marks && d->marks[d->n_marks - 1].anchor == next)
+		return; /* the same stretch */
+	if (d->n_marks == MAX_COUNTER_MARKS) {
+		d->too_many_marks = true;
+		return;
+	}
+	d->marks[d->n_marks++] = (struct counter_mark){.anchor = next, .why = why};
+}
+
 /* One counter read; returns 0 and fills *j and *mid, or a negative errno (already handled). */
 static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, int64_t *mid)
 {
@@ -166,17 +196,21 @@ static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, 
 	d->last_anchor_read_ns = t1;
 	if (!d->read_cost_ns || t1 - t0 < d->read_cost_ns)
 		d->read_cost_ns = t1 - t0;
-	if (r == GOPS_READ_DISCONTINUITY) {
-		if (!d->discontinuity)
-			gops_domain_note(&d->info, "the energy counter went backwards (driver reload?): "
-			                           "energy across that moment is continued, not measured");
-		d->discontinuity = true;
+	if (r == GOPS_READ_DISCONTINUITY || r == GOPS_READ_TOO_FAST) {
+		mark_fault(m, d, r == GOPS_READ_TOO_FAST ? FAULT_TOO_FAST : FAULT_RESET);
 		r = 0;
 	}
 	if (r < 0) {
+		if (!d->counter_failing_ns) {
+			const char *e = ops->error ? ops->error(m->src[d->info.source]) : NULL;
+			d->counter_failing_ns = *mid;
+			snprintf(d->counter_fail_text, sizeof d->counter_fail_text, "%s",
+			         e && *e ? e : strerror(-r));
+		}
 		read_failed(m, d, r, t1, true);
 		return r;
 	}
+	d->counter_failing_ns = 0; /* a cumulative counter read again: the difference holds */
 	return 0;
 }
 

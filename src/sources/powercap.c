@@ -28,7 +28,13 @@ int gops_unwrap_step(struct gops_unwrap *u, uint64_t raw, int64_t t_ns)
 	u->last = raw;
 	u->last_ns = t_ns;
 	if (raw >= prev) {
-		u->total_j += (double)(raw - prev) * u->unit_j;
+		double step_j = (double)(raw - prev) * u->unit_j;
+		u->total_j += step_j;
+		/* More than max power allows (the same allowance as for a wrap): the counter
+		 * wrapped more than once between the reads, so the step is short by whole ranges. */
+		if (u->range > 0 && u->max_power_w > 0 && dt >= 0 &&
+		    step_j > u->max_power_w * (2 * dt + 0.05))
+			return GOPS_READ_TOO_FAST;
 		return 0;
 	}
 	if (u->range > 0 && prev <= u->range) {
@@ -374,6 +380,9 @@ static int pc_read_energy(struct gops_source *s, int index, double *joules)
 	r = gops_unwrap_step(&d->u, raw, gops_now_ns());
 	if (r == GOPS_READ_DISCONTINUITY)
 		snprintf(s->err, sizeof s->err, "'%s' went backwards: counter reset", d->path);
+	else if (r == GOPS_READ_TOO_FAST)
+		snprintf(s->err, sizeof s->err, "'%s' rose faster than %.0f W: wraps were missed", d->path,
+		         d->u.max_power_w);
 	*joules = d->u.total_j;
 	return r;
 }

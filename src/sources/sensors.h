@@ -26,7 +26,9 @@ void gops_unwrap_init(struct gops_unwrap *u, uint64_t raw, int64_t t_ns, uint64_
 /* Adds the step to `raw` read at t_ns. A smaller value than the last is a wrap when the
  * energy it implies is plausible (at most twice max power over the gap plus 50 ms of max
  * power, and under half the range); otherwise the counter was reset: nothing is added, the
- * new value becomes the base, and GOPS_READ_DISCONTINUITY is returned. */
+ * new value becomes the base, and GOPS_READ_DISCONTINUITY is returned. A larger value whose
+ * step exceeds the same allowance (on a counter that wraps) is added but returns
+ * GOPS_READ_TOO_FAST: the counter wrapped more than once between the reads. */
 int gops_unwrap_step(struct gops_unwrap *u, uint64_t raw, int64_t t_ns);
 
 /* ---- powercap ---- */

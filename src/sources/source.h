@@ -25,6 +25,7 @@ const char *gops_kind_name(enum gops_kind k);
 
 /* Results of read_energy/read_power besides 0 and negative errno. */
 #define GOPS_READ_DISCONTINUITY 1 /* the counter went backwards: value continues, flag it */
+#define GOPS_READ_TOO_FAST      2 /* rose faster than max power allows (wraps missed): flag it */
 
 /* Errno values with a fixed meaning at this interface. */
 #define GOPS_ENOTSUP (-95) /* -EOPNOTSUPP: this metric is not measured here */
@@ -74,7 +75,8 @@ struct gops_source_ops {
 	int (*open)(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes,
 	            char *err, size_t errlen);
 	/* Energy in joules since open, unwrapped (monotonic); GOPS_READ_DISCONTINUITY when
-	 * the hardware counter went backwards (the value still continues). */
+	 * the hardware counter went backwards, GOPS_READ_TOO_FAST when it rose more than the
+	 * domain's max power allows (the value still continues in both cases). */
 	int (*read_energy)(struct gops_source *s, int index, double *joules);
 	/* Power in watts, instant where the hardware has it. */
 	int (*read_power)(struct gops_source *s, int index, double *watts);

@@ -1447,7 +1447,7 @@ static int load_tags(struct gops_db *db, struct gops_db_run *o, char *err, size_
 
 static enum gops_method method_parse(const char *s)
 {
-	for (int m = GOPS_METHOD_NONE; m <= GOPS_METHOD_ESTIMATED; m++)
+	for (int m = GOPS_METHOD_NONE; m <= GOPS_METHOD_BRIDGED; m++)
 		if (s && !strcmp(s, gops_method_name((enum gops_method)m)))
 			return (enum gops_method)m;
 	return GOPS_METHOD_NONE;

@@ -5,7 +5,8 @@
 #                               $SCRATCH; other FAKE_NVML_* and CUDA_VISIBLE_DEVICES are unset
 #   fakegpu GPU EVENT [+MS]     append "<date +%s%N> GPU EVENT" to the script, MS milliseconds
 #                               ahead when given; GPU is an index or '*'; EVENT is a power in
-#                               watts, lost, reset, notsup, 'procs N' or 'util N'
+#                               watts, lost, reset, notsup, freeze, thaw, noperm, errors, ok,
+#                               'procs N' or 'util N'
 
 fake_nvml_setup() {
 	local lib="$BUILD_ABS/tests/libfake-nvml${1:+-$1}.so" v

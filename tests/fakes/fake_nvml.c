@@ -42,7 +42,20 @@ _Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16 && sizeof(nvmlProcessInfo_t) =
 #define MAX_GPUS 64
 #define NS       1000000000LL
 
-enum ev_kind { EV_POWER, EV_LOST, EV_RESET, EV_NOTSUP, EV_PROCS, EV_UTIL };
+enum ev_kind {
+	EV_POWER,
+	EV_LOST,
+	EV_RESET,
+	EV_NOTSUP,
+	EV_PROCS,
+	EV_UTIL,
+	/* counter faults: see the "counter faults" block below */
+	EV_FREEZE,
+	EV_THAW,
+	EV_NOPERM,
+	EV_ERRORS,
+	EV_OK,
+};
 
 struct event {
 	int64_t t; /* CLOCK_REALTIME ns */
@@ -114,6 +127,70 @@ static void add_event(const struct event *e)
 	F.ev[F.n_ev++] = *e;
 }
 
+/* --- counter faults (the fault table test, tests/e2e/faults.sh) ---
+ * freeze: the counter stops where it is; thaw: it moves again from there, so what was used
+ * while frozen never shows (as a stalled firmware counter would). noperm: the counter call
+ * answers NO_PERMISSION; errors: it answers UNKNOWN (an error burst); ok: it answers again.
+ * Power readings are untouched by all of them. */
+static bool parse_fault_word(const char *word, struct event *e)
+{
+	static const struct {
+		const char *word;
+		enum ev_kind kind;
+	} faults[] = {{"freeze", EV_FREEZE},
+	              {"thaw", EV_THAW},
+	              {"noperm", EV_NOPERM},
+	              {"errors", EV_ERRORS},
+	              {"ok", EV_OK}};
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+		if (strcmp(word, faults[i].word) == 0) {
+			e->kind = faults[i].kind;
+			e->value = 0;
+			return true;
+		}
+	return false;
+}
+
+static double integral_mj(unsigned gpu, int64_t a, int64_t b);
+
+/* Energy (mJ) the counter missed up to t: every frozen stretch that began after `from`. */
+static __attribute__((unused)) double frozen_mj(unsigned gpu, int64_t from, int64_t t)
+{
+	double missed = 0;
+	int64_t since = -1;
+	for (size_t i = 0; i < F.n_ev && F.ev[i].t <= t; i++) {
+		const struct event *e = &F.ev[i];
+		if (e->gpu >= 0 && e->gpu != (int)gpu)
+			continue;
+		if (e->kind == EV_FREEZE && since < 0)
+			since = e->t > from ? e->t : from;
+		else if (e->kind == EV_THAW && since >= 0) {
+			missed += integral_mj(gpu, since, e->t);
+			since = -1;
+		}
+	}
+	return since >= 0 ? missed + integral_mj(gpu, since, t) : missed;
+}
+
+/* What the counter call answers at t besides its value: NO_PERMISSION, UNKNOWN or SUCCESS. */
+static __attribute__((unused)) nvmlReturn_t counter_state(unsigned gpu, int64_t t)
+{
+	nvmlReturn_t rc = NVML_SUCCESS;
+	for (size_t i = 0; i < F.n_ev && F.ev[i].t <= t; i++) {
+		const struct event *e = &F.ev[i];
+		if (e->gpu >= 0 && e->gpu != (int)gpu)
+			continue;
+		if (e->kind == EV_NOPERM)
+			rc = NVML_ERROR_NO_PERMISSION;
+		else if (e->kind == EV_ERRORS)
+			rc = NVML_ERROR_UNKNOWN;
+		else if (e->kind == EV_OK)
+			rc = NVML_SUCCESS;
+	}
+	return rc;
+}
+/* --- end of counter faults --- */
+
 static bool parse_line(char *s, size_t line, struct event *e)
 {
 	char gpu[16], word[32], extra[32] = "";
@@ -132,6 +209,8 @@ static bool parse_line(char *s, size_t line, struct event *e)
 			return false;
 		e->gpu = (int)g;
 	}
+	if (parse_fault_word(word, e))
+		return n == 3;
 	static const struct {
 		const char *word;
 		enum ev_kind kind;
@@ -241,7 +320,8 @@ static __attribute__((unused)) unsigned long long counter_mj(unsigned gpu, int64
 	int64_t b = boundary(t);
 	const struct event *r = last_event(gpu, EV_RESET, b);
 	double start = r ? 0 : 1e9 * (gpu + 1); /* a real card shows a large value */
-	return (unsigned long long)floor(start + integral_mj(gpu, r ? r->t : F.epoch_ns, b));
+	int64_t from = r ? r->t : F.epoch_ns;
+	return (unsigned long long)floor(start + integral_mj(gpu, from, b) - frozen_mj(gpu, from, b));
 }
 
 static bool lost(unsigned gpu, int64_t t)
@@ -500,6 +580,8 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long
 		return leave(NVML_ERROR_INVALID_ARGUMENT);
 	if (F.energy_notsup || last_event((unsigned)g, EV_NOTSUP, now))
 		return leave(NVML_ERROR_NOT_SUPPORTED);
+	if ((rc = counter_state((unsigned)g, now)) != NVML_SUCCESS)
+		return leave(rc);
 	*mj = counter_mj((unsigned)g, now);
 	return leave(NVML_SUCCESS);
 }
