@@ -6,6 +6,8 @@
 #include "cli/monitor_opts.h"
 #include "loadgen/bench.h"
 #include "loadgen/dataset.h"
+#include "loadgen/setup.h"
+#include "meter/result_json.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -133,6 +135,8 @@ static const struct option longopts[] = {
 
 struct sb_opts {
 	const char *base_url, *model, *dataset, *json_path, *requests_path, *db_path, *rate_arg;
+	struct lg_rate *rates; /* parsed --rate, owned */
+	size_t n_rates;
 	enum lg_endpoint endpoint;
 	enum lg_arrival shape;
 	double burstiness, duration_s, cooldown_s, timeout_s, spread;
@@ -393,6 +397,17 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 		return cmd_usage_error(VERB, "--burstiness applies to gamma arrivals only");
 	if (o->burst_set && !o->arrival_set && o->burstiness != 1)
 		o->shape = LG_ARRIVAL_GAMMA;
+	char err[256];
+	if (lg_parse_rates(o->rate_arg, &o->rates, &o->n_rates, err, sizeof err))
+		return cmd_usage_error(VERB, "%s", err);
+	bool has_trace = false;
+	for (size_t i = 0; i < o->n_rates; i++)
+		has_trace |= o->rates[i].kind == LG_ARRIVAL_TRACE;
+	if (!o->num_requests && !(o->duration_s > 0) && !has_trace) {
+		free(o->rates);
+		o->rates = NULL;
+		return cmd_usage_error(VERB, "--num-requests or --duration is required");
+	}
 	return 0;
 }
 
@@ -651,6 +666,74 @@ static json_t *config_json(const struct sb_opts *o, const char *url, const struc
 	return c;
 }
 
+/* The monitor of `greenops run`, started before the sweep; NULL (with the reason in note)
+ * when nothing is to be or can be measured. */
+static gops_monitor *start_monitor(struct sb_opts *o, char *note, size_t len)
+{
+	gops_monitor *mon = NULL;
+	int rc;
+	if (o->no_energy) {
+		snprintf(note, len, "--no-energy");
+		return NULL;
+	}
+	if ((rc = gops_monitor_new(&mon, &o->mon)) < 0)
+		snprintf(note, len, "%s", mon ? gops_monitor_error(mon) : strerror(-rc));
+	else if (gops_monitor_start(mon) < 0)
+		snprintf(note, len, "%s", gops_monitor_error(mon));
+	else
+		return mon;
+	gops_monitor_free(mon);
+	fprintf(stderr, "greenops %s: warning: energy not measured (%s); energy fields are null\n", VERB,
+	        note);
+	return NULL;
+}
+
+/* Stops the monitor at the end of the last response and hands each run its windows' energy;
+ * energy that was not measured stays null with a warning, never 0 J. */
+static void collect_energy(gops_monitor *mon, struct lg_bench *bench, char *note, size_t len)
+{
+	if (!mon) {
+		lg_bench_fill_energy(bench, NULL, NULL, note);
+		return;
+	}
+	if (gops_monitor_stop_at(mon, bench->t_end ? bench->t_end : gops_now_ns()) < 0) {
+		snprintf(note, len, "%s", gops_monitor_error(mon));
+	} else if (isnan(gops_monitor_result(mon)->energy_j)) {
+		const char *const *notes = NULL;
+		size_t nn = gops_monitor_notes(mon, &notes);
+		snprintf(note, len, "%s", nn ? notes[nn - 1] : "no energy domain was measured");
+	} else {
+		lg_bench_fill_energy(bench, &monitor_ops, mon, NULL);
+		return;
+	}
+	fprintf(stderr, "greenops %s: warning: energy not measured (%s); energy fields are null\n", VERB,
+	        note);
+	lg_bench_fill_energy(bench, NULL, NULL, note);
+}
+
+/* Why the sweep stopped early, as the exit status says it. */
+static int stop_status(const struct lg_bench *bench, const struct sb_opts *o, const char *label)
+{
+	if (bench->client_behind) {
+		cmd_error(VERB,
+		          "the client fell more than %.0f s behind its schedule at rate %s; it cannot "
+		          "produce that rate on this machine (see 'client_cpu_us_per_request'); the sweep "
+		          "was stopped",
+		          LG_MAX_BEHIND_NS / 1e9, label);
+		return 1;
+	}
+	if (bench->too_many_failures) {
+		cmd_error(VERB, "more than %zu requests failed (%zu); the sweep was stopped", o->max_failures,
+		          bench->failures);
+		return 1;
+	}
+	if (bench->stopped) {
+		fprintf(stderr, "greenops %s: interrupted; partial results written\n", VERB);
+		return 130;
+	}
+	return 0;
+}
+
 int cmd_serve_bench(int argc, char **argv)
 {
 	struct sb_opts o;
@@ -658,44 +741,23 @@ int cmd_serve_bench(int argc, char **argv)
 	if (rc)
 		return rc;
 	char err[512] = "";
-	struct lg_rate *rates = NULL;
-	size_t n_rates = 0;
-	if (lg_parse_rates(o.rate_arg, &rates, &n_rates, err, sizeof err))
-		return cmd_usage_error(VERB, "%s", err);
 	struct lg_body_opts bo = {
 	    .endpoint = o.endpoint, .model = o.model, .output_len = o.output_len, .ignore_eos = o.ignore_eos};
+	struct lg_requests_spec rs = {
+	    .dataset = o.dataset,
+	    .num_requests = o.num_requests,
+	    .warmup = o.warmup,
+	    .input_len = o.input_len,
+	    .output_len = o.output_len,
+	    .spread = o.spread,
+	    .seed = o.seed,
+	};
 	struct lg_dataset ds;
-	bool has_trace = false;
-	for (size_t i = 0; i < n_rates; i++)
-		has_trace |= rates[i].kind == LG_ARRIVAL_TRACE;
-	if (!o.num_requests && !(o.duration_s > 0) && !has_trace) {
-		free(rates);
-		return cmd_usage_error(VERB, "--num-requests or --duration is required");
-	}
-	if (o.dataset)
-		rc = lg_dataset_load(&ds, o.dataset, &bo, err, sizeof err);
-	else if (has_trace)
-		rc = -EINVAL, snprintf(err, sizeof err, "--rate trace needs a --dataset with timestamps");
-	else {
-		size_t n = o.num_requests ? o.num_requests + o.warmup : 4096;
-		rc = lg_dataset_synthetic(&ds, n < 4096 ? n : 4096, o.input_len, o.output_len, o.spread,
-		                          o.seed, &bo, err, sizeof err);
-	}
-	if (rc) {
-		free(rates);
+	if (lg_requests_prepare(&ds, &rs, &bo, o.rates, o.n_rates, err, sizeof err)) {
+		free(o.rates);
 		return cmd_error(VERB, "%s", err);
 	}
-	if (has_trace && !ds.has_timestamps) {
-		lg_dataset_release(&ds);
-		free(rates);
-		return cmd_error(VERB, "--rate trace needs a 'timestamp' on every line of '%s'", o.dataset);
-	}
-	size_t ulen = strlen(o.base_url);
-	while (ulen && o.base_url[ulen - 1] == '/')
-		ulen--;
-	bool has_v1 = ulen >= 3 && !strncmp(o.base_url + ulen - 3, "/v1", 3);
-	const char *path = lg_endpoint_path(o.endpoint);
-	char *url = gops_xasprintf("%.*s%s", (int)ulen, o.base_url, has_v1 ? path + 3 : path);
+	char *url = lg_url_join(o.base_url, lg_endpoint_path(o.endpoint));
 	prepare_process();
 	struct lg_client_opts co = {
 	    .url = url,
@@ -717,45 +779,11 @@ int cmd_serve_bench(int argc, char **argv)
 		status = cmd_error(VERB, "%s", err);
 		goto out;
 	}
-	/* One request first: a wrong URL or model is a usage problem, not a benchmark result. */
-	{
-		int64_t zero = 0;
-		struct lg_run pre;
-		struct lg_run_spec ps = {.offsets = &zero, .n = 1, .ds = &ds, .failures_allowed = SIZE_MAX};
-		if (lg_client_run(client, &ps, &pre, err, sizeof err)) {
-			status = cmd_error(VERB, "%s", err);
-			goto out;
-		}
-		if (pre.rec[0].status != LG_OK) {
-			status = cmd_error(VERB, "the first request to '%s' failed: %s", url,
-			                   pre.rec[0].error ? pre.rec[0].error : "unknown error");
-			lg_run_release(&pre);
-			goto out;
-		}
-		lg_run_release(&pre);
-	}
-	/* Connections for 10 ms of the highest finite rate, opened before the sweep: a client
-	 * that stalls for a moment then reuses them instead of opening one per late request
-	 * (see docs/SERVE_BENCH.md). Below 1,600 requests/s the pool is small enough not to
-	 * matter, and nothing is sent. */
-	{
-		double top = 0;
-		for (size_t i = 0; i < n_rates; i++)
-			if (isfinite(rates[i].rate) && rates[i].rate > top)
-				top = rates[i].rate;
-		size_t warm = (size_t)ceil(top * 0.010);
-		if (warm > 512)
-			warm = 512;
-		if (warm >= 16) {
-			char *models =
-			    gops_xasprintf("%.*s/v1/models", has_v1 ? (int)ulen - 3 : (int)ulen, o.base_url);
-			int wr = lg_client_prewarm(client, models, warm, 5000000000LL);
-			free(models);
-			if (wr == -ENOMEM) {
-				status = cmd_error(VERB, "out of memory");
-				goto out;
-			}
-		}
+	/* A wrong URL or model is a usage problem, not a benchmark result. */
+	if (lg_check_server(client, &ds, url, err, sizeof err) ||
+	    lg_prewarm(client, o.base_url, o.rates, o.n_rates)) {
+		status = cmd_error(VERB, "%s", err[0] ? err : "out of memory");
+		goto out;
 	}
 	char note[300] = "";
 	if (!o.no_db && !o.no_energy &&
@@ -763,24 +791,11 @@ int cmd_serve_bench(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (o.no_energy) {
-		snprintf(note, sizeof note, "--no-energy");
-	} else if ((rc = gops_monitor_new(&mon, &o.mon)) < 0) {
-		snprintf(note, sizeof note, "%s", mon ? gops_monitor_error(mon) : strerror(-rc));
-		gops_monitor_free(mon);
-		mon = NULL;
-	} else if ((rc = gops_monitor_start(mon)) < 0) {
-		snprintf(note, sizeof note, "%s", gops_monitor_error(mon));
-		gops_monitor_free(mon);
-		mon = NULL;
-	}
-	if (!mon && !o.no_energy)
-		fprintf(stderr, "greenops %s: warning: energy not measured (%s); energy fields are null\n",
-		        VERB, note);
+	mon = start_monitor(&o, note, sizeof note);
 	struct ui ui = {.tty = isatty(2), .quiet = o.quiet};
 	struct lg_bench_opts bopts = {
-	    .rates = rates,
-	    .n_rates = n_rates,
+	    .rates = o.rates,
+	    .n_rates = o.n_rates,
 	    .shape = o.shape,
 	    .burstiness = o.burstiness,
 	    .num_requests = o.num_requests,
@@ -814,40 +829,15 @@ int cmd_serve_bench(int argc, char **argv)
 	clear_line(&ui);
 	if (rc)
 		status = cmd_error(VERB, "%s", err);
-	if (mon) {
-		if (gops_monitor_stop_at(mon, bench.t_end ? bench.t_end : gops_now_ns()) < 0) {
-			snprintf(note, sizeof note, "%s", gops_monitor_error(mon));
-			fprintf(stderr,
-			        "greenops %s: warning: energy not measured (%s); energy fields are null\n",
-			        VERB, note);
-			lg_bench_fill_energy(&bench, NULL, NULL, note);
-		} else if (isnan(gops_monitor_result(mon)->energy_j)) {
-			/* The monitor ran but found nothing to read: say why, never report 0 J. */
-			const char *const *notes = NULL;
-			size_t nn = gops_monitor_notes(mon, &notes);
-			snprintf(note, sizeof note, "%s",
-			         nn ? notes[nn - 1] : "no energy domain was measured");
-			fprintf(stderr,
-			        "greenops %s: warning: energy not measured (%s); energy fields are null\n",
-			        VERB, note);
-			lg_bench_fill_energy(&bench, NULL, NULL, note);
-		} else {
-			lg_bench_fill_energy(&bench, &monitor_ops, mon, NULL);
-		}
-	} else {
-		lg_bench_fill_energy(&bench, NULL, NULL, note);
-	}
+	collect_energy(mon, &bench, note, sizeof note);
 	if (bench.n_runs && !o.quiet)
 		print_table(&bench);
 	j = lg_bench_json(&bench, &bopts);
 	json_object_set_new(j, "config", config_json(&o, url, &ds));
-	if (mon && gops_monitor_result(mon)) {
-		char *mj = gops_result_to_json(gops_monitor_result(mon), 0, 0);
-		json_t *m = mj ? json_loads(mj, 0, NULL) : NULL;
-		free(mj);
-		if (m)
-			json_object_set_new(j, "measurement", m);
-	}
+	json_t *m =
+	    mon && gops_monitor_result(mon) ? gops_result_json_object(gops_monitor_result(mon), 0, 0) : NULL;
+	if (m)
+		json_object_set_new(j, "measurement", m);
 	if (o.json_path && write_json(o.json_path, j))
 		status = status ? status : 1;
 	if (o.requests_path && write_requests(o.requests_path, &bench))
@@ -862,21 +852,8 @@ int cmd_serve_bench(int argc, char **argv)
 			        "requests --run %lld')\n",
 			        VERB, id, id, id);
 	}
-	if (bench.client_behind) {
-		cmd_error(VERB,
-		          "the client fell more than %.0f s behind its schedule at rate %s; it cannot "
-		          "produce that rate on this machine (see 'client_cpu_us_per_request'); the sweep "
-		          "was stopped",
-		          LG_MAX_BEHIND_NS / 1e9, ui.label);
-		status = status ? status : 1;
-	} else if (bench.too_many_failures) {
-		cmd_error(VERB, "more than %zu requests failed (%zu); the sweep was stopped", o.max_failures,
-		          bench.failures);
-		status = status ? status : 1;
-	} else if (bench.stopped) {
-		fprintf(stderr, "greenops %s: interrupted; partial results written\n", VERB);
-		status = status ? status : 130;
-	}
+	int stop = stop_status(&bench, &o, ui.label);
+	status = status ? status : stop;
 out:
 	json_decref(j);
 	serve_bench_idle_release(idle_vals, idle_names, n_idle);
@@ -885,6 +862,6 @@ out:
 	lg_client_free(client);
 	lg_dataset_release(&ds);
 	free(url);
-	free(rates);
+	free(o.rates);
 	return status;
 }

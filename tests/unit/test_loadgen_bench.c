@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "loadgen/bench.h"
+#include "loadgen/setup.h"
 
 #include <errno.h>
 #include <math.h>
@@ -144,12 +145,37 @@ static void test_json_without_energy(void **state)
 	lg_bench_release(&b);
 }
 
+static void check_join(const char *base, const char *path, const char *want)
+{
+	char *u = lg_url_join(base, path);
+	assert_non_null(u);
+	assert_string_equal(u, want);
+	free(u);
+}
+
+static void test_url_and_prewarm(void **state)
+{
+	(void)state;
+	check_join("http://h:8000", "/v1/completions", "http://h:8000/v1/completions");
+	check_join("http://h:8000//", "/v1/completions", "http://h:8000/v1/completions");
+	check_join("http://h:8000/v1", "/v1/chat/completions", "http://h:8000/v1/chat/completions");
+	check_join("http://h:8000/v1/", "/v1/models", "http://h:8000/v1/models");
+	check_join("http://h:8000/api", "/v1/models", "http://h:8000/api/v1/models");
+	struct lg_rate low[] = {{LG_ARRIVAL_POISSON, 100}, {LG_ARRIVAL_INF, INFINITY}};
+	assert_int_equal(lg_prewarm_count(low, 2), 0); /* inf is no rate to size a pool by */
+	struct lg_rate mid[] = {{LG_ARRIVAL_POISSON, 1600}, {LG_ARRIVAL_POISSON, 20}};
+	assert_int_equal(lg_prewarm_count(mid, 2), 16);
+	struct lg_rate high[] = {{LG_ARRIVAL_POISSON, 1e6}};
+	assert_int_equal(lg_prewarm_count(high, 1), 512);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_rates),
 	    cmocka_unit_test(test_energy_and_saturation),
 	    cmocka_unit_test(test_json_without_energy),
+	    cmocka_unit_test(test_url_and_prewarm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

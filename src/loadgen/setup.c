@@ -1,0 +1,94 @@
+/* serve-bench's preparations before the first measured arrival: URL, requests, the check
+ * request and the connections opened ahead (see docs/SERVE_BENCH.md, "The client"). */
+#include "loadgen/setup.h"
+
+#include "base/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SYNTHETIC 4096
+
+char *lg_url_join(const char *base_url, const char *path)
+{
+	size_t ulen = strlen(base_url);
+	while (ulen && base_url[ulen - 1] == '/')
+		ulen--;
+	bool has_v1 = ulen >= 3 && !strncmp(base_url + ulen - 3, "/v1", 3);
+	if (has_v1 && !strncmp(path, "/v1", 3) && (path[3] == '/' || !path[3]))
+		path += 3;
+	return gops_xasprintf("%.*s%s", (int)ulen, base_url, path);
+}
+
+int lg_requests_prepare(struct lg_dataset *ds, const struct lg_requests_spec *s,
+                        const struct lg_body_opts *bo, const struct lg_rate *rates, size_t n_rates, char *err,
+                        size_t errlen)
+{
+	bool has_trace = false;
+	for (size_t i = 0; i < n_rates; i++)
+		has_trace |= rates[i].kind == LG_ARRIVAL_TRACE;
+	memset(ds, 0, sizeof *ds);
+	int rc;
+	if (s->dataset) {
+		rc = lg_dataset_load(ds, s->dataset, bo, err, errlen);
+	} else if (has_trace) {
+		snprintf(err, errlen, "--rate trace needs a --dataset with timestamps");
+		return -EINVAL;
+	} else {
+		size_t n = s->num_requests ? s->num_requests + s->warmup : MAX_SYNTHETIC;
+		rc = lg_dataset_synthetic(ds, n < MAX_SYNTHETIC ? n : MAX_SYNTHETIC, s->input_len,
+		                          s->output_len, s->spread, s->seed, bo, err, errlen);
+	}
+	if (rc)
+		return rc;
+	if (has_trace && !ds->has_timestamps) {
+		lg_dataset_release(ds);
+		snprintf(err, errlen, "--rate trace needs a 'timestamp' on every line of '%s'", s->dataset);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int lg_check_server(struct lg_client *c, const struct lg_dataset *ds, const char *url, char *err,
+                    size_t errlen)
+{
+	int64_t zero = 0;
+	struct lg_run pre;
+	struct lg_run_spec ps = {.offsets = &zero, .n = 1, .ds = ds, .failures_allowed = SIZE_MAX};
+	int rc = lg_client_run(c, &ps, &pre, err, errlen);
+	if (rc)
+		return rc;
+	if (pre.rec[0].status != LG_OK) {
+		snprintf(err, errlen, "the first request to '%s' failed: %s", url,
+		         pre.rec[0].error ? pre.rec[0].error : "unknown error");
+		rc = -EIO;
+	}
+	lg_run_release(&pre);
+	return rc;
+}
+
+size_t lg_prewarm_count(const struct lg_rate *rates, size_t n_rates)
+{
+	double top = 0;
+	for (size_t i = 0; i < n_rates; i++)
+		if (isfinite(rates[i].rate) && rates[i].rate > top)
+			top = rates[i].rate;
+	size_t n = (size_t)ceil(top * 0.010);
+	return n < 16 ? 0 : n > 512 ? 512 : n;
+}
+
+int lg_prewarm(struct lg_client *c, const char *base_url, const struct lg_rate *rates, size_t n_rates)
+{
+	size_t n = lg_prewarm_count(rates, n_rates);
+	if (!n)
+		return 0;
+	char *models = lg_url_join(base_url, "/v1/models");
+	if (!models)
+		return -ENOMEM;
+	int rc = lg_client_prewarm(c, models, n, 5000000000LL);
+	free(models);
+	return rc == -ENOMEM ? rc : 0;
+}
