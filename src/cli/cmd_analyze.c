@@ -7,6 +7,7 @@
 #include "analysis/table.h"
 #include "cli/commands.h"
 #include "cli/db_cli.h"
+#include "cli/sweep_analysis.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ const char usage_analyze[] =
     "usage: greenops analyze [--db PATH | --csv FILE] --x COLS --y COLS [--method LIST]\n"
     "                        [--where COL=VALUE]... [--confidence C] [--json FILE]\n"
     "       greenops analyze [--db PATH | --csv FILE] --optimum --x COL --y COL [--where ...]\n"
+    "       greenops analyze --sweep ID [--db PATH] [--subject-to 'METRIC<=VALUE']... [--json FILE]\n"
     "\n"
     "Correlates every column of --x with every column of --y and prints rho, the two-sided\n"
     "p-value (as SciPy computes it), the number of complete pairs and a confidence interval.\n"
@@ -49,6 +51,11 @@ const char usage_analyze[] =
     "Intervals: Fisher z-transform; variance 1/(n-3) for Pearson, 1.06/(n-3) for Spearman and\n"
     "0.437/(n-4) for Kendall (Fieller, Hartley & Pearson 1957). Kendall's p-value is always the\n"
     "tie-corrected normal approximation (scipy.stats.kendalltau(method='asymptotic')).\n"
+    "--sweep ID: per configuration of the sweep, the mean, sd and Student-t interval of energy per\n"
+    "unit over its repetitions; the cheapest configuration (--subject-to METRIC<=VALUE, also <, >=,\n"
+    "> on the configuration's mean: ttft_p99_ms, e2el_p99_ms, samples_per_s, duration_s, ...); the\n"
+    "optimum of each parameter per group of the others; correlations of the numeric parameters and\n"
+    "model features (macs, params, macs_per_param) with energy (docs/SWEEP.md).\n"
     "docs/ANALYZE.md has the details.\n";
 
 #define VERB "analyze"
@@ -621,6 +628,10 @@ static int optima(const struct args *a, struct an_table *t, FILE *out)
 
 int cmd_analyze(int argc, char **argv)
 {
+	/* A sweep has its own statistics (src/cli/sweep_analysis.c). */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--sweep") || !strncmp(argv[i], "--sweep=", 8))
+			return cmd_analyze_sweep(argc, argv);
 	struct args a = {0};
 	struct an_table t = {0};
 	int status = parse_args(argc, argv, &a);

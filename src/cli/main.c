@@ -22,6 +22,7 @@ static const struct cmd commands[] = {
     {"macs", cmd_macs, 0, "count MACs and parameters of an ONNX model", usage_macs},
     {"analyze", cmd_analyze, CMD_NEEDS_DB, "correlations between model features and energy", usage_analyze},
     {"export", cmd_export, 0, "serve live power and energy to Prometheus", usage_export},
+    {"sweep", cmd_sweep, CMD_NEEDS_DB, "run a plan of configurations x repetitions, resumable", usage_sweep},
 };
 
 const struct cmd *cmd_find(const char *name)

@@ -1,6 +1,6 @@
 /* Migrations of the results database, oldest first. Times are stored twice: as ISO 8601
  * UTC text for people and pandas, and as integer nanoseconds where results are rebuilt.
- * NAN values become NULL. Sweeps (plans and their parameters) come in a later migration. */
+ * NAN values become NULL. Sweeps (plans and their runs) came in migration 2. */
 #include "store/db_schema.h"
 
 #include <errno.h>
@@ -159,8 +159,43 @@ static const char schema_v1[] =
     "	PRIMARY KEY (bench_run_id, idx)\n"
     ");\n";
 
+/* A sweep keeps its plan as written and one row per planned run, made before the first run
+ * starts, so that --resume knows what is left after any kind of interruption. */
+static const char schema_v2[] =
+    "CREATE TABLE sweeps (\n"
+    "	id INTEGER PRIMARY KEY,\n"
+    "	name TEXT,\n"
+    "	plan_path TEXT NOT NULL,\n"
+    "	plan_hash TEXT NOT NULL,\n"
+    "	plan TEXT NOT NULL,\n"
+    "	seed INTEGER NOT NULL,\n"
+    "	started_at TEXT NOT NULL,\n"
+    "	ended_at TEXT,\n"
+    "	status TEXT NOT NULL DEFAULT 'running' " STATUS_CHECK "\n"
+    ");\n"
+    "CREATE TABLE sweep_runs (\n"
+    "	sweep_id INTEGER NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,\n"
+    "	position INTEGER NOT NULL,\n"
+    "	config INTEGER NOT NULL,\n"
+    "	rep INTEGER NOT NULL,\n"
+    "	params TEXT NOT NULL,\n"
+    "	status TEXT NOT NULL DEFAULT 'pending'\n"
+    "		CHECK (status IN ('pending', 'running', 'ok', 'failed', 'skipped')),\n"
+    "	failure TEXT,\n"
+    "	message TEXT,\n"
+    "	run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,\n"
+    "	exit_status INTEGER,\n"
+    "	signal INTEGER,\n"
+    "	started_at TEXT,\n"
+    "	duration_s REAL,\n"
+    "	output_tail TEXT,\n"
+    "	PRIMARY KEY (sweep_id, position)\n"
+    ");\n"
+    "CREATE INDEX sweep_runs_by_run ON sweep_runs (run_id);\n";
+
 const struct gops_db_migration gops_db_migrations[] = {
     {1, "hosts, devices, baselines, runs, windows, samples, bench runs and requests", schema_v1},
+    {2, "sweeps and their planned runs", schema_v2},
 };
 const size_t gops_db_n_migrations = sizeof gops_db_migrations / sizeof gops_db_migrations[0];
 
