@@ -6,7 +6,8 @@ set -eu
 pkgs="build-essential pkg-config python3 python3-h2
 libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpowercap-dev
-libcmocka-dev clang-format"
+libcmocka-dev clang-format
+slurmctld slurmd slurm-client munge libslurm-dev prometheus"
 
 missing=""
 for p in $pkgs; do

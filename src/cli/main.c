@@ -23,6 +23,8 @@ static const struct cmd commands[] = {
     {"analyze", cmd_analyze, CMD_NEEDS_DB, "correlations between model features and energy", usage_analyze},
     {"export", cmd_export, 0, "serve live power and energy to Prometheus", usage_export},
     {"sweep", cmd_sweep, CMD_NEEDS_DB, "run a plan of configurations x repetitions, resumable", usage_sweep},
+    {"merge", cmd_merge, CMD_NEEDS_DB, "gather results databases (one per node) into one", usage_merge},
+    {"slurm", cmd_slurm, CMD_NEEDS_DB, "a Slurm job's energy per step, node and GPU", usage_slurm},
 };
 
 const struct cmd *cmd_find(const char *name)
