@@ -46,7 +46,7 @@ export FAKE_NVML_GPUS=2
 fakegpu 0 300
 fakegpu 1 100
 
-start_exporter "$SCRATCH/e1.log" --sources nvml --rotate 1
+start_exporter "$SCRATCH/e1.log" --sources nvml --rotate 1 --interval 25
 check "the exporter says where it listens" test -n "$ADDR"
 contains "the line names the port it got" "$SCRATCH/e1.log" '^greenops export: listening on 127\.0\.0\.1:[1-9][0-9]*$'
 

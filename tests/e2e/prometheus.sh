@@ -25,7 +25,18 @@ cleanup() {
 trap cleanup EXIT
 
 check "promtool accepts deploy/greenops-rules.yml" promtool check rules "$DEPLOY/greenops-rules.yml"
-check "promtool accepts deploy/prometheus.yml" promtool check config --syntax-only "$DEPLOY/prometheus.yml"
+# Debian's Prometheus is built without Kubernetes service discovery: there, the file is
+# checked without its DaemonSet job (the one job that uses it).
+if promtool check config --syntax-only "$DEPLOY/prometheus.yml" >"$D/promcheck.out" 2>&1; then
+	ok "promtool accepts deploy/prometheus.yml"
+elif grep -q 'field kubernetes_sd_configs not found' "$D/promcheck.out"; then
+	sed '/^  # The DaemonSet/,$d' "$DEPLOY/prometheus.yml" >"$D/prometheus-no-k8s.yml"
+	cp "$DEPLOY/greenops-rules.yml" "$D/"
+	check "promtool accepts deploy/prometheus.yml (without the Kubernetes job: this build has no Kubernetes discovery)" \
+		promtool check config --syntax-only "$D/prometheus-no-k8s.yml"
+else
+	not_ok "promtool accepts deploy/prometheus.yml" "$(cat "$D/promcheck.out")"
+fi
 
 fake_nvml_setup
 export FAKE_NVML_GPUS=2
@@ -90,20 +101,41 @@ near "rate(greenops_energy_joules_total[30s]) of gpu0 is the fake's 250 W within
 near "rate() of gpu1 is the fake's 50 W within 5% (W)" \
 	"$(query 'rate(greenops_energy_joules_total{domain="gpu1"}[30s])')" 50 2.5
 # The recording rules over 1 minute: against the expression they record, at the rule's own
-# evaluation time (a full minute of data would double this test's time). Within 2%: a scrape
-# can land in the database after the rule was evaluated.
+# evaluation time (a full minute of data would double this test's time). Within 5%: on a busy
+# machine a scrape can land in the database after the rule was evaluated.
 rule='host:greenops_energy_joules:rate1m{host="promtest"}'
 ts=$(query_time "$rule")
 v=$(query "$rule" "$ts")
 check "the recording rule host:greenops_energy_joules:rate1m has a value" test -n "$v"
 want=$(query 'sum by (host) (rate(greenops_energy_joules_total{summed="true",host="promtest"}[1m]))' "$ts")
 near "it is the sum of the summed domains' rates at its evaluation time (W)" "$v" "$want" \
-	"$(awk -v w="$want" 'BEGIN { print 0.02 * w }')"
+	"$(awk -v w="$want" 'BEGIN { print 0.05 * w }')"
 eq "its measured-only twin is the same here (all measured)" \
 	"$(query 'host:greenops_energy_joules_measured:rate1m{host="promtest"}' "$ts")" "$v"
 want=$(query 'rate(greenops_energy_joules_total{domain="gpu0"}[1m])' "$ts")
 near "the per-domain rule domain:greenops_energy_joules:rate1m is rate() of gpu0 (W)" \
 	"$(query 'domain:greenops_energy_joules:rate1m{domain="gpu0"}' "$ts")" "$want" \
-	"$(awk -v w="$want" 'BEGIN { print 0.02 * w }')"
+	"$(awk -v w="$want" 'BEGIN { print 0.05 * w }')"
 eq "no alert fires" "$(query 'count(ALERTS{alertstate="firing"})')" ""
+
+# The Kubernetes DaemonSet's container: its args as the kubelet passes them (NODE_NAME
+# substituted; port 0 instead of 9464, which may be taken here), answering its probes.
+args=$(sed -n 's/^ *args: *\(\[.*\]\).*/\1/p' "$DEPLOY/kubernetes/daemonset.yaml" |
+	python3 -c 'import json, sys; print("\n".join(a.replace("$(NODE_NAME)", "k8s-node").replace(":9464", ":0") for a in json.load(sys.stdin)))')
+mapfile -t K8S_ARGS <<<"$args"
+eq "the DaemonSet runs greenops export" "${K8S_ARGS[0]}" export
+"$GREENOPS" "${K8S_ARGS[@]}" 2>"$D/k8s.err" &
+KPID=$!
+PIDS="$PIDS $KPID"
+KADDR=
+for _ in $(seq 300); do
+	KADDR=$(sed -n 's/^greenops export: listening on //p' "$D/k8s.err")
+	[ -n "$KADDR" ] && break
+	sleep 0.1
+done
+check "the DaemonSet's exporter listens on every interface" test "${KADDR%:*}" = 0.0.0.0
+KPORT=${KADDR##*:}
+eq "its readiness probe (/metrics) gets 200" "$(curl -s -o "$D/k8s.metrics" -w '%{http_code}' "http://127.0.0.1:$KPORT/metrics")" 200
+eq "its liveness probe (/) gets 200" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KPORT/")" 200
+contains "its series carry the node's name" "$D/k8s.metrics" '^greenops_energy_joules_total\{domain="gpu0",.*host="k8s-node"\}'
 done_testing
