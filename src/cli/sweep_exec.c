@@ -150,6 +150,7 @@ static bool run_argv(struct sweep_exec *x, const struct sweep_slot *slot, const 
 	argv_add(a, "--json");
 	argv_add(a, json_path);
 	if (p->kind == SWEEP_KIND_RUN) {
+		argv_add(a, "--samples"); /* the report draws a run's power timeline from them */
 		char *t = gops_xasprintf("sweep=%lld", (long long)x->sweep_id);
 		argv_add(a, "--tag");
 		argv_add(a, t);

@@ -209,11 +209,25 @@ static int check_key(struct ctx *c, const yaml_node_t *k, const char *where, con
 	return fail(c, k, "unknown key '%s' in %s (known: %s)", s, where, list);
 }
 
+/* A key given twice would silently replace the first: say so instead. */
+static int check_unique(struct ctx *c, const yaml_node_t *map)
+{
+	for (yaml_node_pair_t *a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
+		const char *ka = scalar(node(c, a->key));
+		for (yaml_node_pair_t *b = map->data.mapping.pairs.start; ka && b < a; b++) {
+			const char *kb = scalar(node(c, b->key));
+			if (kb && !strcmp(ka, kb))
+				return fail(c, node(c, a->key), "key '%s' is given twice", ka);
+		}
+	}
+	return 0;
+}
+
 static int want_mapping(struct ctx *c, const yaml_node_t *n, const char *what)
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(c, n, "%s must be a mapping (KEY: VALUE lines), not %s", what, kind_word(n));
-	return 0;
+	return check_unique(c, n);
 }
 
 /* A command: a list of arguments, or one string run by /bin/sh -c when shell is true. */
@@ -491,7 +505,9 @@ static int parse_ladder(struct ctx *c, const yaml_node_t *n)
 	if (n->type == YAML_MAPPING_NODE) {
 		static const char *const keys[] = {"parameter", "stop_at_oom", NULL};
 		name = NULL;
-		int rc = 0;
+		int rc = check_unique(c, n);
+		if (rc)
+			return rc;
 		FOR_PAIRS(n, pair_k)
 		{
 			yaml_node_t *k = node(c, pair_k->key), *v = node(c, pair_k->value);
@@ -531,6 +547,15 @@ static struct sweep_mark mark_in(const struct sweep_template *t, size_t off)
 	return m;
 }
 
+/* A name for a one-line message: control characters shown as '?', long names cut. */
+static void printable(char *dst, size_t cap, const char *s, size_t len)
+{
+	size_t n = len < cap - 4 ? len : cap - 4;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	strcpy(dst + n, n < len ? "..." : "");
+}
+
 /* Walks the {NAME} references of a template: fn gets each name; `{{`/`}}` are literal. */
 static int check_template(struct ctx *c, const struct sweep_template *t)
 {
@@ -557,9 +582,11 @@ static int check_template(struct ctx *c, const struct sweep_template *t)
 		for (size_t p = 0; !known && p < c->plan->n_params; p++)
 			known = strlen(c->plan->params[p].name) == len &&
 			        !strncmp(c->plan->params[p].name, name, len);
+		char shown[48];
+		printable(shown, sizeof shown, name, len);
 		if (!known)
-			return fail_at(c, mark_in(t, i), "'{%.*s}' names no parameter (parameters: %s%s)",
-			               (int)len, name, c->plan->n_params ? c->plan->params[0].name : "none",
+			return fail_at(c, mark_in(t, i), "'{%s}' names no parameter (parameters: %s%s)",
+			               shown, c->plan->n_params ? c->plan->params[0].name : "none",
 			               c->plan->n_params > 1 ? ", ..." : "");
 		i = (size_t)(close - s);
 	}
@@ -811,6 +838,10 @@ int sweep_plan_parse(struct sweep_plan *plan, const char *path, const char *buf,
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
+	/* Quoted plan text may hold line breaks: the message stays one line. */
+	for (char *q = err; rc && *q; q++)
+		if ((unsigned char)*q < 0x20)
+			*q = '?';
 	return rc;
 }
 

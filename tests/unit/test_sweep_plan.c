@@ -9,7 +9,9 @@
 #include "sweep/plan.h"
 #include "sweep/stats.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +256,37 @@ static void test_stats(void **state)
 	assert_int_equal(sweep_constraint_parse("ttft_p99_ms<=fast", &c, err, sizeof err), -EINVAL);
 }
 
+/* Every plan of the fuzzer's corpus and every finding it made parses or fails with one line. */
+static void test_fuzz_files(void **state)
+{
+	(void)state;
+	static const char *const dirs[] = {"tests/fixtures/sweep/corpus", "tests/fixtures/sweep/regress",
+	                                   "examples"};
+	size_t seen = 0;
+	for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+		DIR *dir = opendir(dirs[d]);
+		if (!dir)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(dir))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[512];
+			snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
+			struct sweep_plan p;
+			char err[512] = "";
+			int rc = sweep_plan_load(&p, path, err, sizeof err);
+			if (rc)
+				assert_true(!strncmp(err, path, strlen(path)) && !strchr(err, '\n'));
+			else if (d != 1)
+				seen++;
+			sweep_plan_release(&p);
+		}
+		closedir(dir);
+	}
+	assert_true(seen >= 5); /* the corpus and the examples read */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +297,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_eval),
 	    cmocka_unit_test(test_stats),
+	    cmocka_unit_test(test_fuzz_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
