@@ -8,4 +8,4 @@ $(FAKE_RAPL_WRITER): tests/fakes/fake_rapl_writer.c mk/sensors.mk
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 SENSOR_TESTS := powercap perf hwmon estimate select
-$(foreach t,$(SENSOR_TESTS),$(eval $(BUILD)/tests/test_$(t): tests/fakes/fake_sysfs.h src/sources/sensors.h))
+$(foreach t,$(SENSOR_TESTS),$(eval $(BUILD)/tests/test_$(t): tests/fakes/fake_sysfs.h src/sources/sysfs.h))

@@ -107,7 +107,8 @@ static int check_activity(struct idle *s)
 	if (r < 0)
 		return cmd_error("idle", "%s (set --max-cpu 100 to skip the CPU check)", err), r;
 	if (s->have_cpu) {
-		s->cpu_busy = gops_cpu_busy(&s->cpu_prev, &now);
+		double load = gops_cpu_load(&s->cpu_prev, &now);
+		s->cpu_busy = load < 0 ? 0 : load; /* no tick between the readings: nothing ran */
 		if (s->max_cpu < 100 && s->cpu_busy * 100 > s->max_cpu)
 			appendf(s->busy_why, sizeof s->busy_why, "CPU %.0f%% busy (quiet is below %g%%)",
 			        s->cpu_busy * 100, s->max_cpu);

@@ -23,7 +23,7 @@ const char usage_list[] =
     "hardware, permissions, counters that do not move). Ends with the domains a run would sum.\n"
     "\n"
     "  --sources LIST  only these sources, as 'greenops run --sources LIST' would open them\n"
-    "  --cpu-tdp W     full-load CPU power for the estimator (sets GREENOPS_CPU_TDP)\n"
+    "  --cpu-tdp W     full-load CPU power for the estimator\n"
     "  --json FILE     also write the findings as JSON ('-': JSON alone on stdout)\n";
 
 #define MEASURE_NS 500000000LL
@@ -206,7 +206,7 @@ static bool named_in(const char *list, const char *name)
 	return false;
 }
 
-static int open_all(struct listing *L, const char *list)
+static int open_all(struct listing *L, const char *list, const struct gops_source_args *args)
 {
 	for (size_t i = 0; i < gops_n_sources && L->n < sizeof L->src / sizeof L->src[0]; i++) {
 		const struct gops_source_ops *ops = gops_sources[i];
@@ -216,7 +216,7 @@ static int open_all(struct listing *L, const char *list)
 		r->ops = ops;
 		r->used = list ? true : gops_source_default(ops->name, &L->used);
 		r->first = L->dl.n;
-		r->status = ops->open(&r->s, &L->dl, &r->notes, r->err, sizeof r->err);
+		r->status = ops->open(&r->s, args, &L->dl, &r->notes, r->err, sizeof r->err);
 		if (r->status < 0)
 			L->dl.n = r->first;
 		r->last = L->dl.n;
@@ -349,6 +349,7 @@ int cmd_list(int argc, char **argv)
 	                                     {"cpu-tdp", required_argument, NULL, 't'},
 	                                     {NULL, 0, NULL, 0}};
 	const char *json_path = NULL, *list = NULL;
+	struct gops_source_args args = {0};
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -368,7 +369,7 @@ int cmd_list(int argc, char **argv)
 			if (*end || !(w > 0) || !isfinite(w))
 				return cmd_usage_error("list", "invalid value '%s' for --cpu-tdp: watts > 0",
 				                       optarg);
-			setenv("GREENOPS_CPU_TDP", optarg, 1);
+			args.cpu_tdp_w = w;
 		} else {
 			return cmd_usage_error("list", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -377,7 +378,7 @@ int cmd_list(int argc, char **argv)
 		return cmd_usage_error("list", "unexpected argument '%s'", argv[optind]);
 	struct listing L = {0};
 	int rc = 0;
-	if (open_all(&L, list) < 0) {
+	if (open_all(&L, list, &args) < 0) {
 		rc = cmd_error("list", "out of memory");
 		goto out;
 	}

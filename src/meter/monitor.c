@@ -92,6 +92,7 @@ static int open_sources(struct gops_monitor *m, struct gops_domain_list *dl)
 	const char *list = m->opts.sources;
 	if (list && check_source_names(m, list) < 0)
 		return -EINVAL;
+	const struct gops_source_args args = {.cpu_tdp_w = m->opts.cpu_tdp_w};
 	for (size_t i = 0; i < gops_n_sources; i++) {
 		const struct gops_source_ops *ops = gops_sources[i];
 		bool named = list && in_list(list, ops->name);
@@ -105,7 +106,7 @@ static int open_sources(struct gops_monitor *m, struct gops_domain_list *dl)
 		char err[256] = "";
 		size_t before = dl->n;
 		struct gops_source *s = NULL;
-		int r = ops->open(&s, dl, &m->notes, err, sizeof err);
+		int r = ops->open(&s, &args, dl, &m->notes, err, sizeof err);
 		if (r < 0) {
 			dl->n = before;
 			if (named) {
@@ -167,12 +168,6 @@ int gops_monitor_new(gops_monitor **out, const struct gops_options *opts)
 	pthread_cond_init(&m->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	*out = m;
-
-	if (opts && opts->cpu_tdp_w > 0) {
-		char buf[32];
-		snprintf(buf, sizeof buf, "%g", opts->cpu_tdp_w);
-		setenv("GREENOPS_CPU_TDP", buf, 1);
-	}
 
 	struct gops_domain_list dl = {0};
 	int r = open_sources(m, &dl);

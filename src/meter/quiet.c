@@ -1,7 +1,7 @@
-/* The quiet checks of `greenops idle`: CPU load, GPU compute processes, settled power. */
+/* The quiet checks of `greenops idle` that the sources do not answer themselves: GPU compute
+ * processes through the GPU source's ops, and settled power. (CPU load: sources/sysfs.c.) */
 #include "meter/quiet.h"
 #include "sources/source.h"
-#include "sources/nvml.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -10,41 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int gops_cpu_times_read(struct gops_cpu_times *t, char *err, size_t errlen)
-{
-	char path[4096], buf[1024];
-	gops_sys_path(path, sizeof path, "/proc/stat");
-	int r = gops_read_file(path, buf, sizeof buf);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(-r));
-		return r;
-	}
-	/* cpu  user nice system idle iowait irq softirq steal guest guest_nice: guest time is
-	 * already inside user, so the first eight make the total. */
-	uint64_t v[8] = {0};
-	int n = sscanf(buf,
-	               "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-	               " %" SCNu64,
-	               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
-	if (n < 4) {
-		snprintf(err, errlen, "cannot read '%s': no 'cpu' line", path);
-		return -EINVAL;
-	}
-	t->total = 0;
-	for (int i = 0; i < 8; i++)
-		t->total += v[i];
-	t->busy = t->total - v[3] - v[4];
-	return 0;
-}
-
-double gops_cpu_busy(const struct gops_cpu_times *a, const struct gops_cpu_times *b)
-{
-	if (b->total <= a->total || b->busy < a->busy)
-		return 0;
-	double f = (double)(b->busy - a->busy) / (double)(b->total - a->total);
-	return f > 1 ? 1 : f;
-}
 
 void gops_power_window_init(struct gops_power_window *pw, double span_s)
 {
@@ -113,6 +78,7 @@ void gops_power_window_release(struct gops_power_window *pw)
 }
 
 struct gops_gpu_check {
+	const struct gops_source_ops *ops;
 	struct gops_source *src;
 	struct gops_domain_list dl;
 };
@@ -124,7 +90,8 @@ int gops_gpu_check_open(struct gops_gpu_check **out, char *err, size_t errlen)
 	if (!c)
 		return -ENOMEM;
 	struct gops_notes notes = {0};
-	int r = gops_source_nvml.open(&c->src, &c->dl, &notes, err, errlen);
+	c->ops = &gops_source_nvml;
+	int r = c->ops->open(&c->src, NULL, &c->dl, &notes, err, errlen);
 	if (r == -ENOENT && notes.n)
 		snprintf(err, errlen, "%s", notes.v[0]);
 	gops_notes_release(&notes);
@@ -149,7 +116,9 @@ const char *gops_gpu_check_name(const struct gops_gpu_check *c, size_t i)
 
 int gops_gpu_check_procs(struct gops_gpu_check *c, size_t i, unsigned *n)
 {
-	return gops_nvml_compute_processes(c->src, c->dl.v[i].index, n);
+	if (!c->ops->compute_processes)
+		return GOPS_ENOTSUP;
+	return c->ops->compute_processes(c->src, c->dl.v[i].index, n);
 }
 
 void gops_gpu_check_close(struct gops_gpu_check *c)
@@ -157,7 +126,7 @@ void gops_gpu_check_close(struct gops_gpu_check *c)
 	if (!c)
 		return;
 	if (c->src)
-		gops_source_nvml.close(c->src);
+		c->ops->close(c->src);
 	gops_domain_list_release(&c->dl);
 	free(c);
 }

@@ -8,15 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* --- CPU load ------------------------------------------------------------------------ */
+#include "sources/sysfs.h"
 
-struct gops_cpu_times {
-	uint64_t busy, total; /* jiffies summed over every CPU */
-};
-/* Reads the "cpu" line of /proc/stat (under GREENOPS_PROC_ROOT). */
-int gops_cpu_times_read(struct gops_cpu_times *t, char *err, size_t errlen);
-/* Busy share of all CPUs between two readings, 0..1; 0 when no time passed between them. */
-double gops_cpu_busy(const struct gops_cpu_times *a, const struct gops_cpu_times *b);
+/* CPU load: struct gops_cpu_times and gops_cpu_load() in sources/sysfs.h (steal, which is
+ * not this machine's work, counts neither as busy nor as idle). */
 
 /* --- settled power ------------------------------------------------------------------- */
 
@@ -39,8 +34,8 @@ void gops_power_window_release(struct gops_power_window *pw);
 /* --- GPU compute processes ----------------------------------------------------------- */
 
 struct gops_gpu_check;
-/* Opens NVML on its own (the monitor holds another reference). -ENOENT when there is no NVML:
- * nothing to check. */
+/* Opens the GPU source (NVML) on its own (the monitor holds another reference) and asks it
+ * through its ops table. -ENOENT when there is no NVML: nothing to check. */
 int gops_gpu_check_open(struct gops_gpu_check **out, char *err, size_t errlen);
 size_t gops_gpu_check_count(const struct gops_gpu_check *c);
 const char *gops_gpu_check_name(const struct gops_gpu_check *c, size_t i);

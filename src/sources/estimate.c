@@ -1,9 +1,10 @@
 /* The estimator for machines without CPU/RAM sensors: cpu-estimate is full-load CPU power
- * (GREENOPS_CPU_TDP, a small table of CPU models, or a per-thread default) scaled by the CPU
+ * (the caller's cpu_tdp_w, a small table of CPU models, or a per-thread default) scaled by the CPU
  * load from /proc/stat; ram-estimate is a constant per GB of /proc/meminfo's MemTotal.
  * Both are models, labelled as such everywhere (docs/SENSORS.md has the reasoning). */
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/estimate.h"
+#include "sources/sysfs.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -30,29 +31,6 @@ static const struct {
     {"EPYC 7413", 180, 48},      {"i9-13900K", 125, 32},     {"i7-12700K", 125, 20},
     {"Ryzen 9 7950X", 170, 32},
 };
-
-int gops_estimate_parse_stat(const char *text, struct gops_cpu_times *t)
-{
-	unsigned long long v[8] = {0};
-	if (strncmp(text, "cpu ", 4) != 0)
-		return -EINVAL;
-	int n = sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-	               &v[5], &v[6], &v[7]);
-	if (n < 4)
-		return -EINVAL;
-	/* user nice system idle iowait irq softirq steal */
-	t->busy = v[0] + v[1] + v[2] + v[5] + v[6];
-	t->total = t->busy + v[3] + v[4];
-	return 0;
-}
-
-double gops_estimate_load(const struct gops_cpu_times *a, const struct gops_cpu_times *b)
-{
-	if (b->total <= a->total || b->busy < a->busy)
-		return -1;
-	double load = (double)(b->busy - a->busy) / (double)(b->total - a->total);
-	return load > 1 ? 1 : load;
-}
 
 double gops_estimate_cpu_power(double tdp_w, double load)
 {
@@ -92,19 +70,15 @@ static void model_name(const char *cpuinfo, char *buf, size_t len)
 	buf[n] = 0;
 }
 
-int gops_estimate_tdp(const char *cpuinfo, const char *env_value, double *tdp_w, enum gops_tdp_origin *origin,
-                      char *why, size_t whylen)
+void gops_estimate_tdp(const char *cpuinfo, double given_w, double *tdp_w, enum gops_tdp_origin *origin,
+                       char *why, size_t whylen)
 {
 	long threads = gops_estimate_threads(cpuinfo);
-	if (env_value && *env_value) {
-		char *end;
-		double w = strtod(env_value, &end);
-		if (*end || !(w > 0) || !isfinite(w))
-			return -EINVAL;
-		*tdp_w = w;
-		*origin = GOPS_TDP_ENV;
-		snprintf(why, whylen, "%.4g W TDP given (--cpu-tdp / GREENOPS_CPU_TDP)", w);
-		return 0;
+	if (given_w > 0) {
+		*tdp_w = given_w;
+		*origin = GOPS_TDP_GIVEN;
+		snprintf(why, whylen, "%.4g W TDP given (--cpu-tdp)", given_w);
+		return;
 	}
 	char model[96];
 	model_name(cpuinfo, model, sizeof model);
@@ -115,13 +89,12 @@ int gops_estimate_tdp(const char *cpuinfo, const char *env_value, double *tdp_w,
 		*origin = GOPS_TDP_TABLE;
 		snprintf(why, whylen, "%.4g W: %s TDP %.0f W x %ld/%d threads", *tdp_w, cpu_table[i].model,
 		         cpu_table[i].tdp_w, threads, cpu_table[i].threads);
-		return 0;
+		return;
 	}
 	*tdp_w = GOPS_ESTIMATE_W_PER_THREAD * (double)threads;
 	*origin = GOPS_TDP_DEFAULT;
 	snprintf(why, whylen, "%.4g W: default %.1f W/thread x %ld threads (model '%.40s' unknown)", *tdp_w,
 	         GOPS_ESTIMATE_W_PER_THREAD, threads, model[0] ? model : "?");
-	return 0;
 }
 
 int gops_estimate_ram(const char *meminfo, double *watts, double *gb)
@@ -169,7 +142,6 @@ static char *read_all(const char *path)
 enum { DOM_CPU, DOM_RAM };
 
 struct gops_source {
-	char stat_path[512];
 	struct gops_cpu_times prev;
 	double tdp_w;
 	double cpu_w; /* last estimate, kept when no tick elapsed */
@@ -177,21 +149,6 @@ struct gops_source {
 	int kinds[2]; /* DOM_* by index */
 	char err[600];
 };
-
-static int read_times(struct gops_source *s, struct gops_cpu_times *t)
-{
-	char buf[512];
-	int r = gops_read_file(s->stat_path, buf, sizeof buf);
-	if (r < 0) {
-		snprintf(s->err, sizeof s->err, "cannot read '%s': %s", s->stat_path, strerror(-r));
-		return r;
-	}
-	if (gops_estimate_parse_stat(buf, t) < 0) {
-		snprintf(s->err, sizeof s->err, "cannot read '%s': no aggregate 'cpu' line", s->stat_path);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static bool have_rapl(const struct gops_domain_list *dl)
 {
@@ -243,15 +200,14 @@ static int add_ram(struct gops_source *s, struct gops_domain_list *dl, struct go
 	return r < 0 ? r : 0;
 }
 
-static int es_open(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes, char *err,
-                   size_t errlen)
+static int es_open(struct gops_source **out, const struct gops_source_args *args, struct gops_domain_list *dl,
+                   struct gops_notes *notes, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct gops_source *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	gops_sys_path(s->stat_path, sizeof s->stat_path, "/proc/stat");
-	int r = read_times(s, &s->prev);
+	int r = gops_cpu_times_read(&s->prev, s->err, sizeof s->err);
 	if (r < 0) {
 		snprintf(err, errlen, "%s", s->err);
 		free(s);
@@ -260,14 +216,8 @@ static int es_open(struct gops_source **out, struct gops_domain_list *dl, struct
 	char path[512], why[128];
 	char *info = read_all(gops_sys_path(path, sizeof path, "/proc/cpuinfo"));
 	enum gops_tdp_origin origin;
-	const char *env = getenv("GREENOPS_CPU_TDP");
-	r = gops_estimate_tdp(info ? info : "", env, &s->tdp_w, &origin, why, sizeof why);
+	gops_estimate_tdp(info ? info : "", args ? args->cpu_tdp_w : 0, &s->tdp_w, &origin, why, sizeof why);
 	free(info);
-	if (r < 0) {
-		snprintf(err, errlen, "invalid GREENOPS_CPU_TDP '%s': not a positive number of watts", env);
-		free(s);
-		return -EINVAL;
-	}
 	s->cpu_w = gops_estimate_cpu_power(s->tdp_w, 0);
 	r = add_cpu(s, dl, why, have_rapl(dl));
 	if (r == 0)
@@ -289,10 +239,10 @@ static int es_read_power(struct gops_source *s, int index, double *watts)
 		return 0;
 	}
 	struct gops_cpu_times now;
-	int r = read_times(s, &now);
+	int r = gops_cpu_times_read(&now, s->err, sizeof s->err);
 	if (r < 0)
 		return r;
-	double load = gops_estimate_load(&s->prev, &now);
+	double load = gops_cpu_load(&s->prev, &now);
 	if (load >= 0) {
 		s->cpu_w = gops_estimate_cpu_power(s->tdp_w, load);
 		s->prev = now;

@@ -2,7 +2,8 @@
  * power*_input / power*_average readings (uW). GPU drivers (amdgpu, discrete i915/xe) become
  * gpuN after the GPUs already found; every other sensor is "<driver>-<label>", kind other. */
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/hwmon.h"
+#include "sources/sysfs.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -229,8 +230,8 @@ static void hw_close(struct gops_source *s)
 	free(s);
 }
 
-static int hw_open(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes, char *err,
-                   size_t errlen)
+static int hw_open(struct gops_source **out, const struct gops_source_args *args, struct gops_domain_list *dl,
+                   struct gops_notes *notes, char *err, size_t errlen)
 {
 	char path[512];
 	*out = NULL;
@@ -275,18 +276,7 @@ static int hw_read_energy(struct gops_source *s, int index, double *joules)
 	struct hw_dom *d = &s->d[index];
 	if (!d->energy[0])
 		return GOPS_ENOTSUP;
-	uint64_t raw;
-	int r = gops_read_u64(d->energy, &raw);
-	if (r < 0) {
-		snprintf(s->err, sizeof s->err, "cannot read '%s': %s", d->energy,
-		         r == -EINVAL ? "not a number" : strerror(-r));
-		return r;
-	}
-	r = gops_unwrap_step(&d->u, raw, gops_now_ns());
-	if (r == GOPS_READ_DISCONTINUITY)
-		snprintf(s->err, sizeof s->err, "'%s' went backwards: counter reset", d->energy);
-	*joules = d->u.total_j;
-	return r;
+	return gops_sysfs_counter_read(&d->u, d->energy, joules, s->err, sizeof s->err);
 }
 
 static int hw_read_power(struct gops_source *s, int index, double *watts)
@@ -297,12 +287,9 @@ static int hw_read_power(struct gops_source *s, int index, double *watts)
 	if (!d->power[0])
 		return GOPS_ENOTSUP;
 	uint64_t uw;
-	int r = gops_read_u64(d->power, &uw);
-	if (r < 0) {
-		snprintf(s->err, sizeof s->err, "cannot read '%s': %s", d->power,
-		         r == -EINVAL ? "not a number" : strerror(-r));
+	int r = gops_sysfs_read_u64(d->power, &uw, s->err, sizeof s->err);
+	if (r < 0)
 		return r;
-	}
 	*watts = (double)uw / 1e6;
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* NVIDIA GPUs through NVML, loaded with dlopen: one domain per visible GPU, with the energy
  * counter (mJ) where the GPU has one and instant power (field 186) or the 1 s average.
  * Owns the library handle and its own declarations of the few NVML pieces it uses. */
-#include "sources/nvml.h"
+#include "sources/source.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -433,8 +433,8 @@ static void nvml_close(struct gops_source *s)
 	free(s);
 }
 
-static int nvml_open(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes,
-                     char *err, size_t errlen)
+static int nvml_open(struct gops_source **out, const struct gops_source_args *args,
+                     struct gops_domain_list *dl, struct gops_notes *notes, char *err, size_t errlen)
 {
 	struct gops_source *s = calloc(1, sizeof *s);
 	if (!s)
@@ -539,7 +539,7 @@ static const char *nvml_error(struct gops_source *s)
 	return s->err;
 }
 
-int gops_nvml_compute_processes(struct gops_source *s, int index, unsigned *count)
+static int nvml_compute_processes(struct gops_source *s, int index, unsigned *count)
 {
 	struct nvml_gpu *g = gpu_at(s, index);
 	if (!g)
@@ -554,7 +554,7 @@ int gops_nvml_compute_processes(struct gops_source *s, int index, unsigned *coun
 	return 0;
 }
 
-int gops_nvml_utilization(struct gops_source *s, int index, unsigned *gpu_pct)
+static int nvml_utilization(struct gops_source *s, int index, unsigned *gpu_pct)
 {
 	struct nvml_gpu *g = gpu_at(s, index);
 	if (!g)
@@ -576,4 +576,6 @@ const struct gops_source_ops gops_source_nvml = {
     .read_power = nvml_read_power,
     .error = nvml_error,
     .close = nvml_close,
+    .compute_processes = nvml_compute_processes,
+    .utilization = nvml_utilization,
 };

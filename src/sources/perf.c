@@ -2,7 +2,8 @@
  * per package from the PMU's cpumask, counts from perf_event_open. The kernel keeps 64-bit
  * counts, so nothing wraps here. The syscalls sit behind a small table tests can replace. */
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/perf.h"
+#include "sources/sysfs.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -235,8 +236,8 @@ int gops_perf_parse_pmu(struct gops_perf_pmu *p, struct gops_notes *notes, char 
 struct pf_dom {
 	int fd;
 	double scale;
-	uint64_t base, last;
-	double carried_j; /* energy counted before a restart of the count */
+	uint64_t last; /* the first non-zero count, while opening */
+	struct gops_unwrap u;
 	struct gops_domain d;
 };
 
@@ -354,14 +355,15 @@ static void drop_still(struct gops_source *s, struct gops_notes *notes)
 			psys_ops->close(s->d[i].fd);
 			continue;
 		}
-		s->d[i].base = s->d[i].last;
+		/* The kernel's count is 64-bit: it never wraps, a smaller value is a restart. */
+		gops_unwrap_init(&s->d[i].u, s->d[i].last, gops_now_ns(), 0, s->d[i].scale, 0);
 		s->d[k++] = s->d[i];
 	}
 	s->n = k;
 }
 
-static int pf_open(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes, char *err,
-                   size_t errlen)
+static int pf_open(struct gops_source **out, const struct gops_source_args *args, struct gops_domain_list *dl,
+                   struct gops_notes *notes, char *err, size_t errlen)
 {
 	struct gops_perf_pmu p;
 	*out = NULL;
@@ -417,17 +419,9 @@ static int pf_read_energy(struct gops_source *s, int index, double *joules)
 		snprintf(s->err, sizeof s->err, "cannot read perf event %s: %s", d->d.label, strerror(-r));
 		return r;
 	}
-	int ret = 0;
-	if (v < d->last) {
-		/* Not a wrap (the kernel's count is 64-bit): the counter restarted. */
-		d->carried_j += (double)(d->last - d->base) * d->scale;
-		d->base = v;
-		snprintf(s->err, sizeof s->err, "perf event %s went backwards", d->d.label);
-		ret = GOPS_READ_DISCONTINUITY;
-	}
-	d->last = v;
-	*joules = d->carried_j + (double)(v - d->base) * d->scale;
-	return ret;
+	char what[160];
+	snprintf(what, sizeof what, "perf event %s", d->d.label);
+	return gops_unwrap_add(&d->u, v, what, joules, s->err, sizeof s->err);
 }
 
 static int pf_read_power(struct gops_source *s, int index, double *watts)

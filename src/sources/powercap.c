@@ -1,8 +1,8 @@
 /* RAPL through the powercap sysfs tree (/sys/class/powercap/intel-rapl:*): one domain per
- * zone and sub-zone, counters unwrapped here with max_energy_range_uj. Also holds the
- * unwrapping arithmetic shared with hwmon. */
+ * zone and sub-zone, counters unwrapped here with max_energy_range_uj. */
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/powercap.h"
+#include "sources/sysfs.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -13,42 +13,6 @@
 
 #define DEFAULT_MAX_POWER_W  500.0 /* per package, where the zone states no limit */
 #define RAPL_UPDATE_PERIOD_S 0.001
-
-void gops_unwrap_init(struct gops_unwrap *u, uint64_t raw, int64_t t_ns, uint64_t range, double unit_j,
-                      double max_power_w)
-{
-	*u = (struct gops_unwrap){
-	    .last = raw, .last_ns = t_ns, .range = range, .unit_j = unit_j, .max_power_w = max_power_w};
-}
-
-int gops_unwrap_step(struct gops_unwrap *u, uint64_t raw, int64_t t_ns)
-{
-	double dt = (double)(t_ns - u->last_ns) / 1e9;
-	uint64_t prev = u->last;
-	u->last = raw;
-	u->last_ns = t_ns;
-	if (raw >= prev) {
-		double step_j = (double)(raw - prev) * u->unit_j;
-		u->total_j += step_j;
-		/* More than max power allows (the same allowance as for a wrap): the counter
-		 * wrapped more than once between the reads, so the step is short by whole ranges. */
-		if (u->range > 0 && u->max_power_w > 0 && dt >= 0 &&
-		    step_j > u->max_power_w * (2 * dt + 0.05))
-			return GOPS_READ_TOO_FAST;
-		return 0;
-	}
-	if (u->range > 0 && prev <= u->range) {
-		double step_j = (double)(u->range - prev + raw) * u->unit_j;
-		bool plausible = step_j < (double)u->range * u->unit_j / 2;
-		if (u->max_power_w > 0 && dt >= 0)
-			plausible = plausible && step_j <= u->max_power_w * (2 * dt + 0.05);
-		if (plausible) {
-			u->total_j += step_j;
-			return 0;
-		}
-	}
-	return GOPS_READ_DISCONTINUITY;
-}
 
 void gops_powercap_access_note(char *buf, size_t len, const char *path)
 {
@@ -316,8 +280,8 @@ static void pc_close(struct gops_source *s)
 	free(s);
 }
 
-static int pc_open(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes, char *err,
-                   size_t errlen)
+static int pc_open(struct gops_source **out, const struct gops_source_args *args, struct gops_domain_list *dl,
+                   struct gops_notes *notes, char *err, size_t errlen)
 {
 	struct zone *v;
 	size_t n;
@@ -370,21 +334,7 @@ static int pc_read_energy(struct gops_source *s, int index, double *joules)
 	if (index < 0 || (size_t)index >= s->n)
 		return -EINVAL;
 	struct pc_dom *d = &s->d[index];
-	uint64_t raw;
-	int r = gops_read_u64(d->path, &raw);
-	if (r < 0) {
-		snprintf(s->err, sizeof s->err, "cannot read '%s': %s", d->path,
-		         r == -EINVAL ? "not a number" : strerror(-r));
-		return r;
-	}
-	r = gops_unwrap_step(&d->u, raw, gops_now_ns());
-	if (r == GOPS_READ_DISCONTINUITY)
-		snprintf(s->err, sizeof s->err, "'%s' went backwards: counter reset", d->path);
-	else if (r == GOPS_READ_TOO_FAST)
-		snprintf(s->err, sizeof s->err, "'%s' rose faster than %.0f W: wraps were missed", d->path,
-		         d->u.max_power_w);
-	*joules = d->u.total_j;
-	return r;
+	return gops_sysfs_counter_read(&d->u, d->path, joules, s->err, sizeof s->err);
 }
 
 static int pc_read_power(struct gops_source *s, int index, double *watts)

@@ -9,12 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct gops_source_ops gops_source_nvml;
-extern const struct gops_source_ops gops_source_perf;
-extern const struct gops_source_ops gops_source_powercap;
-extern const struct gops_source_ops gops_source_hwmon;
-extern const struct gops_source_ops gops_source_estimate;
-
 const struct gops_source_ops *const gops_sources[] = {
     &gops_source_nvml, &gops_source_perf, &gops_source_powercap, &gops_source_hwmon, &gops_source_estimate,
 };

@@ -67,13 +67,19 @@ void gops_notes_release(struct gops_notes *n);
 
 struct gops_source; /* each implementation defines its own */
 
+/* What the caller tells a source when opening it. NULL means every default. Options travel
+ * here, never through the environment. */
+struct gops_source_args {
+	double cpu_tdp_w; /* estimator: full-load CPU power in watts; 0 = look it up */
+};
+
 struct gops_source_ops {
 	const char *name; /* "nvml", "powercap", "perf", "hwmon", "estimate" */
 	/* Opens the source and appends its domains to dl (domain.index = the source's own
 	 * index). Returns 0, -ENOENT when the hardware or library is absent (not an error
 	 * unless the user named this source), or another negative errno with err filled. */
-	int (*open)(struct gops_source **out, struct gops_domain_list *dl, struct gops_notes *notes,
-	            char *err, size_t errlen);
+	int (*open)(struct gops_source **out, const struct gops_source_args *args,
+	            struct gops_domain_list *dl, struct gops_notes *notes, char *err, size_t errlen);
 	/* Energy in joules since open, unwrapped (monotonic); GOPS_READ_DISCONTINUITY when
 	 * the hardware counter went backwards, GOPS_READ_TOO_FAST when it rose more than the
 	 * domain's max power allows (the value still continues in both cases). */
@@ -83,7 +89,22 @@ struct gops_source_ops {
 	/* Text for the last failure of this source. */
 	const char *(*error)(struct gops_source *s);
 	void (*close)(struct gops_source *s);
+
+	/* Per-device extras, NULL where a source has none. */
+	/* Number of processes holding a compute context on the device (the quiet checks of
+	 * `greenops idle`). GOPS_ENOTSUP where the device cannot tell, GOPS_ELOST when it is
+	 * gone, -EIO otherwise. */
+	int (*compute_processes)(struct gops_source *s, int index, unsigned *count);
+	/* Percent of the last sample period (1/6 s to 1 s) during which a kernel ran. */
+	int (*utilization)(struct gops_source *s, int index, unsigned *busy_pct);
 };
+
+/* Each source's table, one per file (nvml.c, perf.c, powercap.c, hwmon.c, estimate.c). */
+extern const struct gops_source_ops gops_source_nvml;
+extern const struct gops_source_ops gops_source_perf;
+extern const struct gops_source_ops gops_source_powercap;
+extern const struct gops_source_ops gops_source_hwmon;
+extern const struct gops_source_ops gops_source_estimate;
 
 /* The registry: every source greenops knows, in the order they are tried. */
 extern const struct gops_source_ops *const gops_sources[];

@@ -8,7 +8,8 @@
 
 #include "fakes/source_fixture.h"
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/estimate.h"
+#include "sources/sysfs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,7 +28,6 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof *f);
 	f->root = fake_root_new();
 	setenv("GREENOPS_PROC_ROOT", f->root, 1);
-	unsetenv("GREENOPS_CPU_TDP");
 	fake_put(f->root, "/stat", "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\n");
 	fake_put(f->root, "/cpuinfo", "%s", cpuinfo_8480);
 	fake_put(f->root, "/meminfo", "MemTotal:       16000000 kB\nMemFree:  100 kB\n");
@@ -44,7 +44,6 @@ static int teardown(void **state)
 	gops_notes_release(&f->notes);
 	fake_root_free(f->root);
 	unsetenv("GREENOPS_PROC_ROOT");
-	unsetenv("GREENOPS_CPU_TDP");
 	free(f);
 	return 0;
 }
@@ -53,15 +52,15 @@ static void test_stat(void **state)
 {
 	(void)state;
 	struct gops_cpu_times a, b;
-	assert_int_equal(gops_estimate_parse_stat("cpu  10 2 3 80 5 1 1 7 0 0\n", &a), 0);
+	assert_int_equal(gops_cpu_times_parse("cpu  10 2 3 80 5 1 1 7 0 0\n", &a), 0);
 	assert_int_equal(a.busy, 17);
 	assert_int_equal(a.total, 102); /* steal left out */
-	assert_int_equal(gops_estimate_parse_stat("cpu0 1 2 3 4\n", &a), -EINVAL);
-	assert_int_equal(gops_estimate_parse_stat("cpu  1 x\n", &a), -EINVAL);
+	assert_int_equal(gops_cpu_times_parse("cpu0 1 2 3 4\n", &a), -EINVAL);
+	assert_int_equal(gops_cpu_times_parse("cpu  1 x\n", &a), -EINVAL);
 	a = (struct gops_cpu_times){.busy = 100, .total = 1000};
 	b = (struct gops_cpu_times){.busy = 175, .total = 1100};
-	assert_true(fabs(gops_estimate_load(&a, &b) - 0.75) < 1e-12);
-	assert_true(gops_estimate_load(&a, &a) < 0);
+	assert_true(fabs(gops_cpu_load(&a, &b) - 0.75) < 1e-12);
+	assert_true(gops_cpu_load(&a, &a) < 0);
 }
 
 static void test_model(void **state)
@@ -86,18 +85,17 @@ static void test_tdp_choice(void **state)
 	double tdp;
 	enum gops_tdp_origin o;
 	char why[128];
-	assert_int_equal(gops_estimate_tdp(cpuinfo_8480, "95.5", &tdp, &o, why, sizeof why), 0);
-	assert_int_equal(o, GOPS_TDP_ENV);
+	gops_estimate_tdp(cpuinfo_8480, 95.5, &tdp, &o, why, sizeof why);
+	assert_int_equal(o, GOPS_TDP_GIVEN);
 	assert_true(tdp == 95.5);
-	assert_int_equal(gops_estimate_tdp(cpuinfo_8480, "-3", &tdp, &o, why, sizeof why), -EINVAL);
-	assert_int_equal(gops_estimate_tdp(cpuinfo_8480, "lots", &tdp, &o, why, sizeof why), -EINVAL);
+	assert_non_null(strstr(why, "given"));
 	/* 350 W for 112 threads; this machine shows 4 of them. */
-	assert_int_equal(gops_estimate_tdp(cpuinfo_8480, NULL, &tdp, &o, why, sizeof why), 0);
+	gops_estimate_tdp(cpuinfo_8480, 0, &tdp, &o, why, sizeof why);
 	assert_int_equal(o, GOPS_TDP_TABLE);
 	assert_true(fabs(tdp - 12.5) < 1e-9);
 	assert_non_null(strstr(why, "Platinum 8480"));
 	const char other[] = "processor : 0\nmodel name : Some CPU\nprocessor : 1\n";
-	assert_int_equal(gops_estimate_tdp(other, "", &tdp, &o, why, sizeof why), 0);
+	gops_estimate_tdp(other, 0, &tdp, &o, why, sizeof why);
 	assert_int_equal(o, GOPS_TDP_DEFAULT);
 	assert_true(fabs(tdp - 2 * GOPS_ESTIMATE_W_PER_THREAD) < 1e-9);
 	assert_non_null(strstr(why, "Some CPU"));
@@ -106,7 +104,7 @@ static void test_tdp_choice(void **state)
 static void test_source(void **state)
 {
 	struct fx *f = *state;
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 2);
 	const struct gops_domain *cpu = &f->dl.v[0], *ram = &f->dl.v[1];
 	assert_string_equal(cpu->name, "cpu-estimate");
@@ -139,15 +137,15 @@ static void test_source(void **state)
 	assert_non_null(strstr(ops->error(f->s), "/stat': no aggregate 'cpu' line"));
 }
 
-static void test_source_env_and_errors(void **state)
+static void test_source_args_and_errors(void **state)
 {
 	struct fx *f = *state;
+	/* The full-load power comes through open()'s arguments; the environment is not read. */
 	setenv("GREENOPS_CPU_TDP", "nonsense", 1);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -EINVAL);
-	assert_non_null(strstr(f->err, "invalid GREENOPS_CPU_TDP 'nonsense'"));
-	setenv("GREENOPS_CPU_TDP", "40", 1);
+	const struct gops_source_args args = {.cpu_tdp_w = 40};
 	unlink(fake_path(f->err, sizeof f->err, f->root, "/meminfo"));
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, &args, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	unsetenv("GREENOPS_CPU_TDP");
 	assert_int_equal(f->dl.n, 1);
 	assert_non_null(strstr(f->dl.v[0].label, "40 W TDP given"));
 	assert_true(f->dl.v[0].max_power_w == 40);
@@ -156,7 +154,7 @@ static void test_source_env_and_errors(void **state)
 	ops->close(f->s);
 	f->s = NULL;
 	unlink(fake_path(f->err, sizeof f->err, f->root, "/stat"));
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_non_null(strstr(f->err, "/stat'"));
 }
 
@@ -167,7 +165,7 @@ int main(void)
 	    cmocka_unit_test(test_model),
 	    cmocka_unit_test(test_tdp_choice),
 	    cmocka_unit_test_setup_teardown(test_source, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_source_env_and_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_source_args_and_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 
 #include "fakes/source_fixture.h"
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/hwmon.h"
 
 #include <errno.h>
 #include <math.h>
@@ -70,7 +70,7 @@ static void test_tree(void **state)
 	strcpy(nv.name, "gpu0");
 	gops_domain_list_add(&f->dl, &nv);
 	build_tree(f->root);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 5);
 	const struct gops_domain *g1 = dom(f, "gpu1"), *g2 = dom(f, "gpu2");
 	assert_non_null(g1);
@@ -109,7 +109,7 @@ static void test_malformed_and_zero(void **state)
 	fake_put(f->root, "/class/hwmon/hwmon0/power1_input", "12x\n");
 	fake_put(f->root, "/class/hwmon/hwmon0/energy2_input", "0\n");
 	fake_put(f->root, "/class/hwmon/hwmon0/power3_input", "0\n");
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 1); /* power3 reads 0 W: a power may be zero */
 	assert_string_equal(f->dl.v[0].name, "board-power3");
 	assert_true(note_has(f, "hwmon0/power1_input'", "not a number"));
@@ -119,10 +119,10 @@ static void test_malformed_and_zero(void **state)
 static void test_absent(void **state)
 {
 	struct fx *f = *state;
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_non_null(strstr(f->err, "/class/hwmon"));
 	fake_put(f->root, "/class/hwmon/hwmon0/name", "coretemp\n");
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_non_null(strstr(f->err, "no readable energy or power sensor"));
 }
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "sources/nvml.h"
+#include "sources/source.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -136,7 +136,7 @@ struct opened {
 static void do_open(struct opened *o)
 {
 	memset(o, 0, sizeof *o);
-	o->rc = gops_source_nvml.open(&o->s, &o->dl, &o->notes, o->err, sizeof o->err);
+	o->rc = gops_source_nvml.open(&o->s, NULL, &o->dl, &o->notes, o->err, sizeof o->err);
 	if (o->rc == 0)
 		track(o->s, NULL);
 }
@@ -505,7 +505,7 @@ static void test_newest_names_first(void **state)
 	unsigned n;
 	do_open(&o);
 	assert_int_equal(o.rc, 0);
-	assert_int_equal(gops_nvml_compute_processes(o.s, 0, &n), 0);
+	assert_int_equal(gops_source_nvml.compute_processes(o.s, 0, &n), 0);
 	assert_int_equal(older_calls(fake(NULL)), 0);
 	/* and the fake does count them */
 	void *h = dlopen(fake(NULL), RTLD_NOW | RTLD_NOLOAD);
@@ -632,15 +632,15 @@ static void test_idle_queries(void **state)
 	do_open(&o);
 	assert_int_equal(o.rc, 0);
 	unsigned n = 99, pct = 99;
-	assert_int_equal(gops_nvml_compute_processes(o.s, 0, &n), 0);
+	assert_int_equal(gops_source_nvml.compute_processes(o.s, 0, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(gops_nvml_utilization(o.s, 0, &pct), 0);
+	assert_int_equal(gops_source_nvml.utilization(o.s, 0, &pct), 0);
 	assert_int_equal(pct, 37);
-	assert_int_equal(gops_nvml_compute_processes(o.s, 1, &n), 0);
+	assert_int_equal(gops_source_nvml.compute_processes(o.s, 1, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(gops_nvml_utilization(o.s, 1, &pct), 0);
+	assert_int_equal(gops_source_nvml.utilization(o.s, 1, &pct), 0);
 	assert_int_equal(pct, 0);
-	assert_int_equal(gops_nvml_compute_processes(o.s, 5, &n), -EINVAL);
+	assert_int_equal(gops_source_nvml.compute_processes(o.s, 5, &n), -EINVAL);
 	double v;
 	assert_int_equal(gops_source_nvml.read_energy(o.s, 7, &v), -EINVAL);
 	assert_int_equal(gops_source_nvml.read_power(o.s, -1, &v), -EINVAL);
@@ -715,11 +715,11 @@ static void test_real_nvml(void **state)
 			assert_true(avg > 5 && avg < 3000);
 		}
 		unsigned procs, pct;
-		int r = gops_nvml_compute_processes(o.s, d->index, &procs);
+		int r = gops_source_nvml.compute_processes(o.s, d->index, &procs);
 		assert_true(r == 0 || r == GOPS_ENOTSUP);
 		if (r == 0)
 			printf("#   compute processes: %u\n", procs);
-		r = gops_nvml_utilization(o.s, d->index, &pct);
+		r = gops_source_nvml.utilization(o.s, d->index, &pct);
 		assert_true(r == 0 || r == GOPS_ENOTSUP);
 		if (r == 0)
 			printf("#   utilization: %u%%\n", pct);

@@ -9,7 +9,7 @@
 
 #include "fakes/source_fixture.h"
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/perf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -194,7 +194,7 @@ static void test_open_and_read(void **state)
 	/* pkg moves on both packages, ram on package 0 only, psys never. */
 	k.step[2][0] = k.step[2][2] = 1u << 20;
 	k.step[3][0] = 100;
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 3);
 	assert_string_equal(f->dl.v[0].name, "package-0");
 	assert_string_equal(f->dl.v[1].name, "package-1");
@@ -227,7 +227,7 @@ static void test_all_still_is_absent(void **state)
 {
 	struct fx *f = *state;
 	build_pmu(f->root);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_null(f->s);
 	assert_int_equal(f->dl.n, 0);
 	assert_int_equal(k.open_fds, 0);
@@ -239,7 +239,7 @@ static void test_permission_denied(void **state)
 	struct fx *f = *state;
 	build_pmu(f->root);
 	k.open_result = -EACCES;
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_non_null(strstr(f->err, "permission denied"));
 	assert_true(note_has(f, "perf_event_paranoid", "CAP_PERFMON"));
 
@@ -258,7 +258,7 @@ static void test_already_found(void **state)
 	strcpy(d.name, "package-1");
 	strcpy(d.label, "elsewhere");
 	gops_domain_list_add(&f->dl, &d);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 2);
 	assert_string_equal(f->dl.v[1].name, "package-0");
 	assert_int_equal(f->dl.v[1].index, 0);
@@ -271,7 +271,7 @@ static void test_fake_type_in_real_kernel(void **state)
 	struct fx *f = *state;
 	build_pmu(f->root);
 	gops_perf_set_sys(NULL);
-	int r = ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err);
+	int r = ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err);
 	assert_int_equal(r, -ENOENT);
 	assert_true(note_has(f, "no PMU of type 4242", "GREENOPS_SYSFS_ROOT") ||
 	            note_has(f, "perf_event_paranoid", NULL));

@@ -9,7 +9,8 @@
 
 #include "fakes/source_fixture.h"
 #include "sources/source.h"
-#include "sources/sensors.h"
+#include "sources/powercap.h"
+#include "sources/sysfs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -116,7 +117,7 @@ static void test_two_packages(void **state)
 {
 	struct fx *f = *state;
 	build_two_packages(f->root);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 5);
 	static const char *const names[] = {"package-0", "core-0", "dram-0", "package-1", "dram-1"};
 	for (size_t i = 0; i < 5; i++) {
@@ -153,7 +154,7 @@ static void test_psys_parents(void **state)
 	fake_rapl_zone(f->root, "intel-rapl:0:0", "dram", 10, 262143328850ULL, 0);
 	fake_rapl_zone(f->root, "intel-rapl:0:1", "uncore", 10, 262143328850ULL, 0);
 	fake_rapl_zone(f->root, "intel-rapl:1", "psys", 10, 262143328850ULL, 0);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 4);
 	assert_string_equal(dom(f, "package-0")->parent, "psys");
 	assert_string_equal(dom(f, "dram-0")->parent, "psys");
@@ -168,7 +169,7 @@ static void test_wrap_through_files(void **state)
 	struct fx *f = *state;
 	/* 40 J range: at 50 W it wraps every 0.8 s. */
 	fake_rapl_zone(f->root, "intel-rapl:0", "package-0", 39000000, 40000000, 60000000);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	double j;
 	fake_rapl_set(f->root, "intel-rapl:0", 1000000); /* +2 J across the wrap */
 	assert_int_equal(ops->read_energy(f->s, 0, &j), 0);
@@ -182,7 +183,7 @@ static void test_backwards_file(void **state)
 {
 	struct fx *f = *state;
 	fake_rapl_zone(f->root, "intel-rapl:0", "package-0", 100000000, 262143328850ULL, 0);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	double j;
 	fake_rapl_set(f->root, "intel-rapl:0", 50000000);
 	assert_int_equal(ops->read_energy(f->s, 0, &j), GOPS_READ_DISCONTINUITY);
@@ -198,7 +199,7 @@ static void test_stuck_at_zero(void **state)
 	struct fx *f = *state;
 	fake_rapl_zone(f->root, "intel-rapl:0", "package-0", 5, 262143328850ULL, 0);
 	fake_rapl_zone(f->root, "intel-rapl:1", "psys", 0, 262143328850ULL, 0);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 1);
 	assert_null(dom(f, "psys"));
 	assert_true(note_has(f, "psys", "present but not moving"));
@@ -208,7 +209,7 @@ static void test_only_stuck_is_absent(void **state)
 {
 	struct fx *f = *state;
 	fake_rapl_zone(f->root, "intel-rapl:0", "psys", 0, 262143328850ULL, 0);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_null(f->s);
 	assert_int_equal(f->dl.n, 0);
 	assert_non_null(strstr(f->err, "no readable RAPL counter"));
@@ -217,10 +218,10 @@ static void test_only_stuck_is_absent(void **state)
 static void test_no_tree(void **state)
 {
 	struct fx *f = *state;
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_non_null(strstr(f->err, "/class/powercap"));
 	fake_put(f->root, "/class/powercap/other:0/name", "x\n");
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), -ENOENT);
 	assert_non_null(strstr(f->err, "no RAPL zone"));
 }
 
@@ -235,7 +236,7 @@ static void test_missing_and_malformed(void **state)
 	fake_put(f->root, "/class/powercap/intel-rapl:1/energy_uj", "12a\n");
 	unlink(fake_path(path, sizeof path, f->root, "/class/powercap/intel-rapl:2/max_energy_range_uj"));
 	unlink(fake_path(path, sizeof path, f->root, "/class/powercap/intel-rapl:3/name"));
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 1);
 	assert_string_equal(f->dl.v[0].name, "package-0");
 	assert_true(note_has(f, "intel-rapl:1/energy_uj'", "not a number"));
@@ -258,7 +259,7 @@ static void test_seen_through_perf(void **state)
 	gops_domain_list_add(&f->dl, &d);
 	fake_rapl_zone(f->root, "intel-rapl:0", "package-0", 5, 262143328850ULL, 0);
 	fake_rapl_zone(f->root, "intel-rapl:0:0", "dram", 5, 262143328850ULL, 0);
-	assert_int_equal(ops->open(&f->s, &f->dl, &f->notes, f->err, sizeof f->err), 0);
+	assert_int_equal(ops->open(&f->s, NULL, &f->dl, &f->notes, f->err, sizeof f->err), 0);
 	assert_int_equal(f->dl.n, 2);
 	assert_string_equal(f->dl.v[1].name, "dram-0");
 	assert_int_equal(f->dl.v[1].index, 0);
@@ -294,7 +295,7 @@ static void test_permission_denied(void **state)
 		struct gops_notes notes = {0};
 		struct gops_source *s = NULL;
 		char err[512];
-		if (ops->open(&s, &dl, &notes, err, sizeof err) != 0)
+		if (ops->open(&s, NULL, &dl, &notes, err, sizeof err) != 0)
 			_exit(11);
 		if (dl.n != 1 || strcmp(dl.v[0].name, "package-0") != 0)
 			_exit(12);

@@ -56,16 +56,16 @@ static void test_cpu_busy(void **state)
 	write_stat("cpu  400 0 150 1200 250 0 0 0 0 0\n");
 	assert_int_equal(gops_cpu_times_read(&b, err, sizeof err), 0);
 	/* 400 busy jiffies of 1000: iowait counts as idle */
-	assert_true(fabs(gops_cpu_busy(&a, &b) - 0.4) < 1e-12);
-	assert_true(gops_cpu_busy(&a, &a) == 0);
-	assert_true(gops_cpu_busy(&b, &a) == 0);
+	assert_true(fabs(gops_cpu_load(&a, &b) - 0.4) < 1e-12);
+	assert_true(gops_cpu_load(&a, &a) < 0); /* no tick between them */
+	assert_true(gops_cpu_load(&b, &a) < 0);
 	/* Old kernels print four fields only. */
 	write_stat("cpu 10 0 10 80\n");
 	assert_int_equal(gops_cpu_times_read(&a, err, sizeof err), 0);
 	assert_int_equal(a.total, 100);
 	write_stat("intr 1 2 3\n");
 	assert_int_equal(gops_cpu_times_read(&a, err, sizeof err), -EINVAL);
-	assert_non_null(strstr(err, "no 'cpu' line"));
+	assert_non_null(strstr(err, "'cpu' line"));
 	teardown(state);
 	assert_true(gops_cpu_times_read(&a, err, sizeof err) < 0);
 	assert_non_null(strstr(err, "/stat"));
