@@ -46,8 +46,11 @@ struct gops_idle_value {
 	double watts;
 };
 
+/* The sampling period when none is given (gops_options_init, interval_ms 0, the CLI). */
+#define GOPS_DEFAULT_INTERVAL_MS 100
+
 struct gops_options {
-	unsigned interval_ms;                      /* sampling period; default 100 */
+	unsigned interval_ms;                      /* sampling period; 0 = GOPS_DEFAULT_INTERVAL_MS */
 	const char *sources;                       /* comma-separated source names, NULL = default rule */
 	enum gops_idle_mode idle;                  /* what to subtract as idle power */
 	double idle_seconds;                       /* GOPS_IDLE_MEASURE: how long */

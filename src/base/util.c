@@ -121,17 +121,32 @@ char *gops_xstrdup(const char *s)
 	return d;
 }
 
-void gops_strv_pushf(char ***v, size_t *n, const char *fmt, ...)
+void gops_strv_vpushf(char ***v, size_t *n, const char *fmt, va_list ap)
 {
-	va_list ap;
-	va_start(ap, fmt);
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
 		abort();
-	va_end(ap);
 	char **nv = realloc(*v, (*n + 1) * sizeof *nv);
 	if (!nv)
 		abort();
 	nv[(*n)++] = s;
 	*v = nv;
+}
+
+void gops_strv_pushf(char ***v, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	gops_strv_vpushf(v, n, fmt, ap);
+	va_end(ap);
+}
+
+const char *gops_iso_time(int64_t realtime_ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(realtime_ns / 1000000000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ", (int)(realtime_ns / 1000000 % 1000));
+	return buf;
 }

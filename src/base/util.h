@@ -28,5 +28,11 @@ char *gops_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 char *gops_xstrdup(const char *s);
 /* Appends a formatted string to a growable array of strings (*v has *n entries). */
 void gops_strv_pushf(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void gops_strv_vpushf(char ***v, size_t *n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* A wall-clock time in ns as ISO 8601 UTC with milliseconds ("2026-12-05T09:30:00.250Z"),
+ * the one form every stored and exported time takes. Returns buf. */
+const char *gops_iso_time(int64_t realtime_ns, char *buf, size_t len);
 
 #endif

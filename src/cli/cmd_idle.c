@@ -175,7 +175,8 @@ static int wait_quiet(struct idle *s, int64_t deadline)
 	int64_t t0 = gops_now_ns(), quiet_since = t0, next_check = t0, tick = t0;
 	s->have_cpu = false;
 	s->cpu_busy = NAN;
-	int64_t step = (int64_t)(s->opts.interval_ms ? s->opts.interval_ms : 100) * 1000000;
+	int64_t step =
+	    (int64_t)(s->opts.interval_ms ? s->opts.interval_ms : GOPS_DEFAULT_INTERVAL_MS) * 1000000;
 	char last_why[1024] = "", why[1024] = "";
 	int64_t last_print = 0;
 	for (;;) {

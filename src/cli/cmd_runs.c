@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/db_cli.h"
 #include "meter/result_json.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -74,7 +75,7 @@ static int json_row(void *ctx, const struct gops_db_run *run)
 	json_object_set_new(o, "kind", json_string(run->kind));
 	json_object_set_new(o, "host", json_string(run->hostname));
 	json_object_set_new(o, "start_time",
-	                    json_string(db_cli_iso_time(run->started_realtime_ns, when, sizeof when)));
+	                    json_string(gops_iso_time(run->started_realtime_ns, when, sizeof when)));
 	json_object_set_new(o, "command", argv);
 	json_object_set_new(o, "cwd", run->cwd ? json_string(run->cwd) : json_null());
 	json_object_set_new(o, "status", json_string(gops_run_status_name(run->status)));

@@ -218,7 +218,7 @@ static json_t *step_json(const struct step *s)
 	json_object_set_new(o, "database", json_string(s->db));
 	json_object_set_new(o, "run_id", json_integer(s->run.id));
 	json_object_set_new(o, "start_time",
-	                    json_string(db_cli_iso_time(s->run.started_realtime_ns, when, sizeof when)));
+	                    json_string(gops_iso_time(s->run.started_realtime_ns, when, sizeof when)));
 	json_object_set_new(o, "duration_s", gops_json_num(s->run.result.duration_s));
 	json_object_set_new(o, "tasks", tasks ? json_integer(atoll(tasks)) : json_null());
 	json_object_set_new(o, "status", json_string(gops_run_status_name(s->run.status)));

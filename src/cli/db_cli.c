@@ -174,13 +174,3 @@ const char *db_cli_local_time(int64_t realtime_ns, bool seconds, char *buf, size
 	strftime(buf, len, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm);
 	return buf;
 }
-
-const char *db_cli_iso_time(int64_t realtime_ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(realtime_ns / 1000000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)(realtime_ns / 1000000 % 1000));
-	return buf;
-}

@@ -34,8 +34,6 @@ const char *db_cli_duration(double s, char *buf, size_t len);
 char *db_cli_command_line(char *const *argv, size_t argc);
 /* "completed", "completed (exit 3)", "interrupted (signal 2)", "lost", ... */
 const char *db_cli_status(const struct gops_db_run *r, char *buf, size_t len);
-/* UTC ISO 8601 with milliseconds, as the JSON of `greenops run` writes start_time. */
-const char *db_cli_iso_time(int64_t realtime_ns, char *buf, size_t len);
 /* Local date and time of a wall-clock instant, "2026-11-26 10:40:55". */
 const char *db_cli_local_time(int64_t realtime_ns, bool seconds, char *buf, size_t len);
 

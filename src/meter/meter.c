@@ -710,10 +710,10 @@ int meter_compute(struct gops_monitor *m)
 	r->warnings = calloc(m->notes.n + 2, sizeof *r->warnings);
 	for (size_t i = 0; i < m->notes.n; i++)
 		r->warnings[r->n_warnings++] = gops_xstrdup(m->notes.v[i]);
-	if (m->overruns)
+	if (m->smp.overruns)
 		r->warnings[r->n_warnings++] =
 		    gops_xasprintf("the sampler missed %llu deadlines (machine overloaded?)",
-		                   (unsigned long long)m->overruns);
+		                   (unsigned long long)m->smp.overruns);
 	for (size_t i = 0; i < m->n_dom; i++)
 		unfix_counter(&m->dom[i]);
 	m->have_result = true;

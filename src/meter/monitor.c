@@ -14,7 +14,7 @@
 void gops_options_init(struct gops_options *o)
 {
 	memset(o, 0, sizeof *o);
-	o->interval_ms = 100;
+	o->interval_ms = GOPS_DEFAULT_INTERVAL_MS;
 	o->idle = GOPS_IDLE_AUTO;
 	o->idle_seconds = 10;
 }
@@ -135,12 +135,12 @@ static void fit_interval(struct gops_monitor *m)
 			continue;
 		double maxp = d->max_power_w > 0 ? d->max_power_w : 500;
 		int64_t need = (int64_t)(d->range_j / maxp / 4 * 1e9);
-		if (need < m->interval_ns) {
+		if (need < m->smp.interval_ns) {
 			gops_notes_add(
 			    &m->notes,
 			    "sampling every %.0f ms instead of %.0f ms: %s wraps every %.2f s at %.0f W",
-			    need / 1e6, m->interval_ns / 1e6, d->name, d->range_j / maxp, maxp);
-			m->interval_ns = need > 1000000 ? need : 1000000;
+			    need / 1e6, m->smp.interval_ns / 1e6, d->name, d->range_j / maxp, maxp);
+			m->smp.interval_ns = need > 1000000 ? need : 1000000;
 		}
 	}
 }
@@ -156,17 +156,15 @@ int gops_monitor_new(gops_monitor **out, const struct gops_options *opts)
 	else
 		gops_options_init(&m->opts);
 	if (m->opts.interval_ms == 0)
-		m->opts.interval_ms = 100;
+		m->opts.interval_ms = GOPS_DEFAULT_INTERVAL_MS;
 	m->opts.sources = m->opts.sources && *m->opts.sources ? gops_xstrdup(m->opts.sources) : NULL;
 	m->opts.idle_values = NULL; /* applied below, not kept */
-	m->interval_ns = (int64_t)m->opts.interval_ms * 1000000;
 	m->run_units = NAN;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	sampler_init(&m->smp);
+	m->smp.interval_ns = (int64_t)m->opts.interval_ms * 1000000;
+	m->smp.src = m->src;
+	m->smp.ops = m->ops;
 	*out = m;
 
 	struct gops_domain_list dl = {0};
@@ -197,11 +195,14 @@ int gops_monitor_new(gops_monitor **out, const struct gops_options *opts)
 		}
 	}
 	gops_domain_list_release(&dl);
+	m->smp.dom = m->dom;
+	m->smp.n_dom = m->n_dom;
 	if (m->n_dom == 0)
 		gops_notes_add(&m->notes, "no energy sensor was found: nothing can be measured");
 	fit_interval(m);
 
-	m->anchor_period_ns = (int64_t)((m->opts.anchor_period_s > 0 ? m->opts.anchor_period_s : 5.0) * 1e9);
+	m->smp.anchor_period_ns =
+	    (int64_t)((m->opts.anchor_period_s > 0 ? m->opts.anchor_period_s : 5.0) * 1e9);
 
 	/* Baseline per domain. */
 	m->idle_source = "none";
@@ -236,15 +237,15 @@ static void reset_series(struct gops_monitor *m)
 /* Idle measured right before the span: the same machinery over a quiet stretch. */
 static int measure_idle(struct gops_monitor *m)
 {
-	sampler_edge(m, true);
+	sampler_edge(&m->smp, true);
 	int64_t t0 = gops_now_ns();
-	int r = sampler_start(m);
+	int r = sampler_start(&m->smp, m->err, sizeof m->err);
 	if (r < 0)
 		return r;
 	gops_sleep_until(t0 + (int64_t)(m->opts.idle_seconds * 1e9));
-	sampler_stop(m);
+	sampler_stop(&m->smp);
 	int64_t t1 = gops_now_ns();
-	sampler_edge(m, false);
+	sampler_edge(&m->smp, false);
 	for (size_t i = 0; i < m->n_dom; i++) {
 		struct gops_domain_result dr;
 		m->idle_w[i] = NAN;
@@ -271,7 +272,7 @@ int gops_monitor_start(gops_monitor *m)
 		if (r < 0)
 			return r;
 	}
-	sampler_edge(m, true);
+	sampler_edge(&m->smp, true);
 	/* The expensive counter's cost sets how often it is read between edges: at most 0.05%
 	 * of a core (three reads of 3.9 ms on an H100: one mid-run reading every 23 s). */
 	if (m->opts.anchor_period_s <= 0) {
@@ -280,11 +281,11 @@ int gops_monitor_start(gops_monitor *m)
 			if (m->dom[i].info.energy_expensive)
 				cost += (double)m->dom[i].read_cost_ns / 1e9; /* timed during the edge */
 		double p = 3 * cost / 0.0005; /* about three reads per mid-run reading */
-		m->anchor_period_ns = (int64_t)((p < 5 ? 5 : p > 30 ? 30 : p) * 1e9);
+		m->smp.anchor_period_ns = (int64_t)((p < 5 ? 5 : p > 30 ? 30 : p) * 1e9);
 	}
-	m->t_start = gops_now_ns();
+	m->t_start = m->smp.t_start = gops_now_ns();
 	m->start_realtime_ns = gops_realtime_ns();
-	int r = sampler_start(m);
+	int r = sampler_start(&m->smp, m->err, sizeof m->err);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&m->lock);
@@ -297,7 +298,7 @@ int gops_monitor_set_start(gops_monitor *m, int64_t t_ns)
 {
 	pthread_mutex_lock(&m->lock); /* the control thread checks T_NS against it */
 	int64_t delta = t_ns - m->t_start;
-	m->t_start = t_ns;
+	m->t_start = m->smp.t_start = t_ns;
 	m->start_realtime_ns += delta;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
@@ -310,8 +311,8 @@ int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns)
 		return -EINVAL;
 	}
 	m->t_end = end_ns;
-	sampler_stop(m);
-	sampler_edge(m, false);
+	sampler_stop(&m->smp);
+	sampler_edge(&m->smp, false);
 	m->stopped = true;
 	pthread_mutex_lock(&m->lock);
 	int r = meter_compute(m);
@@ -563,7 +564,7 @@ void gops_monitor_free(gops_monitor *m)
 {
 	if (!m)
 		return;
-	sampler_stop(m);
+	sampler_stop(&m->smp);
 	for (size_t i = 0; i < m->n_src; i++)
 		if (m->ops[i]->close)
 			m->ops[i]->close(m->src[i]);
@@ -585,7 +586,7 @@ void gops_monitor_free(gops_monitor *m)
 		meter_result_release(&m->result);
 	gops_notes_release(&m->notes);
 	free((char *)m->opts.sources);
+	sampler_release(&m->smp);
 	pthread_mutex_destroy(&m->lock);
-	pthread_cond_destroy(&m->wake);
 	free(m);
 }

@@ -3,6 +3,7 @@
 #include <greenops/greenops.h>
 
 #include "meter/result_json.h"
+#include "base/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -45,16 +46,6 @@ json_t *gops_domain_json(const struct gops_domain_result *d)
 	return o;
 }
 
-static const char *iso_time(int64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ns / 1000000 % 1000));
-	return buf;
-}
-
 json_t *gops_result_json_object(const struct gops_result *r, int exit_status, int signal)
 {
 	char when[40];
@@ -62,7 +53,8 @@ json_t *gops_result_json_object(const struct gops_result *r, int exit_status, in
 	json_object_set_new(o, "greenops_version", json_string(gops_version()));
 	json_object_set_new(o, "exit_status", json_integer(exit_status));
 	json_object_set_new(o, "signal", signal ? json_integer(signal) : json_null());
-	json_object_set_new(o, "start_time", json_string(iso_time(r->start_realtime_ns, when, sizeof when)));
+	json_object_set_new(o, "start_time",
+	                    json_string(gops_iso_time(r->start_realtime_ns, when, sizeof when)));
 	json_object_set_new(o, "duration_s", json_real(r->duration_s));
 	json_object_set_new(o, "start_monotonic_ns", json_integer(r->start_ns));
 	json_object_set_new(o, "end_monotonic_ns", json_integer(r->end_ns));

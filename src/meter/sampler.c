@@ -2,7 +2,7 @@
  * deadlines and appends to preallocated series; expensive counters (NVML's costs ~4 ms of CPU
  * per read) are read only at span edges and every anchor period, and at the edges we wait
  * for the counter's next update so the edge is known to a few milliseconds. */
-#include "meter/monitor_internal.h"
+#include "meter/sampler.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -14,55 +14,6 @@
 
 #define MS 1000000LL
 
-int series_init(struct series *s, size_t elem)
-{
-	s->chunks = calloc(SERIES_MAX_CHUNKS, sizeof *s->chunks);
-	if (!s->chunks)
-		return -ENOMEM;
-	s->elem = elem;
-	atomic_store(&s->n, 0);
-	s->chunks[0] = malloc(SERIES_CHUNK * elem);
-	return s->chunks[0] ? 0 : -ENOMEM;
-}
-
-void series_release(struct series *s)
-{
-	if (!s->chunks)
-		return;
-	for (size_t i = 0; i < SERIES_MAX_CHUNKS && s->chunks[i]; i++)
-		free(s->chunks[i]);
-	free(s->chunks);
-	s->chunks = NULL;
-}
-
-int series_push(struct series *s, const void *v)
-{
-	size_t n = atomic_load_explicit(&s->n, memory_order_relaxed);
-	size_t c = n / SERIES_CHUNK;
-	if (c >= SERIES_MAX_CHUNKS)
-		return -ENOSPC;
-	if (!s->chunks[c] && !(s->chunks[c] = malloc(SERIES_CHUNK * s->elem)))
-		return -ENOMEM;
-	memcpy((char *)s->chunks[c] + (n % SERIES_CHUNK) * s->elem, v, s->elem);
-	atomic_store_explicit(&s->n, n + 1, memory_order_release);
-	return 0;
-}
-
-void *series_at(const struct series *s, size_t i)
-{
-	return (char *)s->chunks[i / SERIES_CHUNK] + (i % SERIES_CHUNK) * s->elem;
-}
-
-size_t series_len(const struct series *s)
-{
-	return atomic_load_explicit(&((struct series *)s)->n, memory_order_acquire);
-}
-
-void series_clear(struct series *s)
-{
-	atomic_store(&s->n, 0);
-}
-
 static double period_s(const struct dom_state *d)
 {
 	if (d->measured_period_s > 0)
@@ -72,7 +23,7 @@ static double period_s(const struct dom_state *d)
 
 /* A series that cannot grow (weeks of samples, or no memory) ends the domain's span there,
  * visibly, rather than freezing its figures. */
-static void store_full(struct gops_monitor *m, struct dom_state *d, int64_t t)
+static void store_full(struct sampler *m, struct dom_state *d, int64_t t)
 {
 	(void)m;
 	if (d->lost_at_ns)
@@ -101,7 +52,7 @@ static void push_anchor(struct dom_state *d, int64_t t, int64_t unc, double j)
 }
 
 /* Handles a failed read; returns true when the domain can still be read. */
-static bool read_failed(struct gops_monitor *m, struct dom_state *d, int r, int64_t t, bool energy)
+static bool read_failed(struct sampler *m, struct dom_state *d, int r, int64_t t, bool energy)
 {
 	const struct gops_source_ops *ops = m->ops[d->info.source];
 	if (r == GOPS_ELOST) {
@@ -130,7 +81,7 @@ static bool read_failed(struct gops_monitor *m, struct dom_state *d, int r, int6
 	return true;
 }
 
-static void read_power(struct gops_monitor *m, struct dom_state *d)
+static void read_power(struct sampler *m, struct dom_state *d)
 {
 	const struct gops_source_ops *ops = m->ops[d->info.source];
 	double w;
@@ -160,7 +111,7 @@ static void read_power(struct gops_monitor *m, struct dom_state *d)
 }
 
 /* The next counter reading ends a stretch that is not a measurement (meter.c bridges it). */
-static void mark_fault(struct gops_monitor *m, struct dom_state *d, enum counter_fault why)
+static void mark_fault(struct sampler *m, struct dom_state *d, enum counter_fault why)
 {
 	if (why == FAULT_TOO_FAST && !d->counter_too_fast)
 		gops_domain_note(&d->info,
@@ -186,7 +137,7 @@ static void mark_fault(struct gops_monitor *m, struct dom_state *d, enum counter
 }
 
 /* One counter read; returns 0 and fills *j and *mid, or a negative errno (already handled). */
-static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, int64_t *mid)
+static int read_counter(struct sampler *m, struct dom_state *d, double *j, int64_t *mid)
 {
 	const struct gops_source_ops *ops = m->ops[d->info.source];
 	int64_t t0 = gops_now_ns();
@@ -214,7 +165,7 @@ static int read_counter(struct gops_monitor *m, struct dom_state *d, double *j, 
 	return 0;
 }
 
-static void read_anchor(struct gops_monitor *m, struct dom_state *d)
+static void read_anchor(struct sampler *m, struct dom_state *d)
 {
 	double j;
 	int64_t mid;
@@ -249,7 +200,7 @@ static void note_update(struct dom_state *d, int64_t tu)
  * after, so the reading's time is the update's, known to a few ms, instead of anywhere in the
  * last period. Without a known phase, one plain read. Returns the next time this domain needs
  * the thread (0 none). */
-static int64_t slow_counter_step(struct gops_monitor *m, struct dom_state *d, int64_t now)
+static int64_t slow_counter_step(struct sampler *m, struct dom_state *d, int64_t now)
 {
 	double per = period_s(d) * 1e9;
 	if (!d->probe_at_ns) {
@@ -302,7 +253,7 @@ static bool alive(const struct dom_state *d)
 	return d->lost_at_ns == 0 && (d->energy_ok || d->power_ok);
 }
 
-void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor)
+void sampler_read_all(struct sampler *m, int64_t now, bool force_anchor)
 {
 	for (size_t i = 0; i < m->n_dom; i++) {
 		struct dom_state *d = &m->dom[i];
@@ -321,7 +272,7 @@ void sampler_read_all(struct gops_monitor *m, int64_t now, bool force_anchor)
 }
 
 /* Slow counters between ticks; returns the earliest time one of them needs the thread. */
-static int64_t slow_counters(struct gops_monitor *m, int64_t now)
+static int64_t slow_counters(struct sampler *m, int64_t now)
 {
 	int64_t next = 0;
 	for (size_t i = 0; i < m->n_dom; i++) {
@@ -337,7 +288,7 @@ static int64_t slow_counters(struct gops_monitor *m, int64_t now)
 
 static void *sampler_main(void *arg)
 {
-	struct gops_monitor *m = arg;
+	struct sampler *m = arg;
 	int64_t now = gops_now_ns();
 	for (size_t i = 0; i < m->n_dom; i++)
 		m->dom[i].anchor_due_ns = now + m->anchor_period_ns;
@@ -369,19 +320,37 @@ static void *sampler_main(void *arg)
 	return NULL;
 }
 
-int sampler_start(struct gops_monitor *m)
+void sampler_init(struct sampler *m)
+{
+	memset(m, 0, sizeof *m);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->wake, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void sampler_release(struct sampler *m)
+{
+	sampler_stop(m);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->wake);
+}
+
+int sampler_start(struct sampler *m, char *err, size_t errlen)
 {
 	m->stop_req = false;
 	int r = pthread_create(&m->thread, NULL, sampler_main, m);
 	if (r) {
-		monitor_set_error(m, "cannot start the sampling thread: %s", strerror(r));
+		snprintf(err, errlen, "cannot start the sampling thread: %s", strerror(r));
 		return -r;
 	}
 	m->thread_running = true;
 	return 0;
 }
 
-void sampler_stop(struct gops_monitor *m)
+void sampler_stop(struct sampler *m)
 {
 	if (!m->thread_running)
 		return;
@@ -396,7 +365,7 @@ void sampler_stop(struct gops_monitor *m)
 /* Polls the slow counters until they publish a new value: `changes` updates at the start
  * (two, to measure the update period), one at the end. Power is read on every round, so the
  * stretch between the edge and the update is integrated from fresh samples. */
-void sampler_edge(struct gops_monitor *m, bool start)
+void sampler_edge(struct sampler *m, bool start)
 {
 	size_t n = m->n_dom;
 	double *prev = calloc(n, sizeof *prev);

@@ -51,21 +51,10 @@ void gops_domain_note(struct gops_domain *d, const char *fmt, ...)
 
 void gops_notes_add(struct gops_notes *n, const char *fmt, ...)
 {
-	if (n->n == n->cap) {
-		size_t cap = n->cap ? n->cap * 2 : 8;
-		char **v = realloc(n->v, cap * sizeof *v);
-		if (!v)
-			abort();
-		n->v = v;
-		n->cap = cap;
-	}
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	gops_strv_vpushf(&n->v, &n->n, fmt, ap);
 	va_end(ap);
-	n->v[n->n++] = s;
 }
 
 void gops_notes_release(struct gops_notes *n)
@@ -74,7 +63,7 @@ void gops_notes_release(struct gops_notes *n)
 		free(n->v[i]);
 	free(n->v);
 	n->v = NULL;
-	n->n = n->cap = 0;
+	n->n = 0;
 }
 
 const struct gops_source_ops *gops_source_find(const char *name)

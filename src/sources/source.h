@@ -59,8 +59,8 @@ void gops_domain_note(struct gops_domain *d, const char *fmt, ...) __attribute__
 
 /* Messages a source leaves while opening: absent hardware, permissions, choices made. */
 struct gops_notes {
-	char **v;
-	size_t n, cap;
+	char **v; /* grown by gops_strv_pushf */
+	size_t n;
 };
 void gops_notes_add(struct gops_notes *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void gops_notes_release(struct gops_notes *n);

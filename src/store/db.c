@@ -164,17 +164,6 @@ static int db_fail(struct gops_db *db, int rc, const char *what, char *err, size
 	return sqlite_errno(rc);
 }
 
-static void iso_time(int64_t ns, char *buf, size_t len)
-{
-	time_t s = (time_t)(ns / 1000000000);
-	int ms = (int)(ns % 1000000000 / 1000000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	char day[32];
-	strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", day, ms);
-}
-
 /* Replaces bytes that are not UTF-8 (argv and file names need not be) by U+FFFD: JSON
  * holds text only. */
 static char *utf8_clean(const char *s)
@@ -570,7 +559,7 @@ static int host_register(struct gops_db *db, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	char now[40];
-	iso_time(gops_realtime_ns(), now, sizeof now);
+	gops_iso_time(gops_realtime_ns(), now, sizeof now);
 	sqlite3_stmt *st;
 	rc = sqlite3_prepare_v2(
 	    db->conn, "INSERT OR IGNORE INTO hosts (hostname, machine_id, first_seen) VALUES (?, ?, ?)", -1,
@@ -747,7 +736,7 @@ static int device_id(struct gops_db *db, const char *domain, const char *source,
                      const char *label, int64_t *id, char *err, size_t errlen)
 {
 	char now[40];
-	iso_time(gops_realtime_ns(), now, sizeof now);
+	gops_iso_time(gops_realtime_ns(), now, sizeof now);
 	sqlite3_stmt *st = stmt(db, ST_DEVICE_ADD, err, errlen);
 	if (!st)
 		return -EIO;
@@ -831,7 +820,7 @@ static int job_run_begin(struct gops_db *db, struct job *j, char *err, size_t er
 	const struct gops_db_run_info *in = a->info;
 	int64_t start = in->started_realtime_ns ? in->started_realtime_ns : gops_realtime_ns();
 	char at[40];
-	iso_time(start, at, sizeof at);
+	gops_iso_time(start, at, sizeof at);
 	sqlite3_stmt *st = stmt(db, ST_RUN_BEGIN, err, errlen);
 	if (!st)
 		return -EIO;
@@ -983,14 +972,14 @@ static int finish_totals(struct gops_db *db, const struct finish_arg *a, char *e
 	int64_t start = r->start_realtime_ns;
 	if (start) {
 		int64_t end = start + (int64_t)(isnan(r->duration_s) ? 0 : r->duration_s * 1e9);
-		iso_time(start, started, sizeof started);
-		iso_time(end, ended, sizeof ended);
+		gops_iso_time(start, started, sizeof started);
+		gops_iso_time(end, ended, sizeof ended);
 		bind_text(st, 1, started);
 		sqlite3_bind_int64(st, 2, start);
 		bind_text(st, 3, ended);
 	} else {
 		/* No wall-clock start from the monitor: keep the one from begin. */
-		iso_time(gops_realtime_ns(), ended, sizeof ended);
+		gops_iso_time(gops_realtime_ns(), ended, sizeof ended);
 		sqlite3_bind_null(st, 1);
 		sqlite3_bind_null(st, 2);
 		bind_text(st, 3, ended);
@@ -1020,7 +1009,7 @@ static int job_run_finish(struct gops_db *db, struct job *j, char *err, size_t e
 	int rc;
 	if (!a->r) {
 		char ended[40];
-		iso_time(gops_realtime_ns(), ended, sizeof ended);
+		gops_iso_time(gops_realtime_ns(), ended, sizeof ended);
 		sqlite3_stmt *st = stmt(db, ST_RUN_END_ONLY, err, errlen);
 		if (!st)
 			return -EIO;
@@ -1119,7 +1108,7 @@ static int job_baselines_store(struct gops_db *db, struct job *j, char *err, siz
 			return rc;
 		int64_t at_ns = b->measured_realtime_ns ? b->measured_realtime_ns : gops_realtime_ns();
 		char at[40];
-		iso_time(at_ns, at, sizeof at);
+		gops_iso_time(at_ns, at, sizeof at);
 		sqlite3_stmt *st = stmt(db, ST_BASELINE, err, errlen);
 		if (!st)
 			return -EIO;
@@ -1218,7 +1207,7 @@ static int job_bench_begin(struct gops_db *db, struct job *j, char *err, size_t 
 {
 	struct bench_arg *a = j->arg;
 	char at[40];
-	iso_time(gops_realtime_ns(), at, sizeof at);
+	gops_iso_time(gops_realtime_ns(), at, sizeof at);
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(
 	    db->conn,
