@@ -37,4 +37,19 @@ d=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."):
     d = d[int(k)] if isinstance(d, list) else d[k]
 print("null" if d is None else d)' "$1" "$2"; }
+# On a busy machine a child's `sleep 2` lasts longer than 2 s: expected figures come from what
+# the fake was told and when, not from the nominal durations.
+# script_energy SCRIPT GPU IDLE_W DURATION_S: joules a span of DURATION_S draws on fake GPU
+# GPU whose power follows SCRIPT's power lines ("<ns> GPU WATTS") from the first to the last,
+# at IDLE_W outside them (the last line returns to IDLE_W).
+script_energy() {
+	awk -v g="$2" -v idle="$3" -v dur="$4" '$2 == g && $3 ~ /^[0-9.]+$/ {
+		if (n++) e += w * ($1 - t) / 1e9; else t0 = $1
+		t = $1; w = $3 }
+	END { printf "%.6f\n", e + idle * (dur - (t - t0) / 1e9) }' "$1"
+}
+# window_s JSON N: the length of window N in a result
+window_s() { awk -v a="$(jget "$1" "windows.$2.start_s")" -v b="$(jget "$1" "windows.$2.end_s")" 'BEGIN { print b - a }'; }
+# now_ns: CLOCK_REALTIME in ns, as the fake NVML's script uses
+now_ns() { date +%s%N; }
 done_testing() { echo "1..$_n"; [ "$_failed" -eq 0 ]; }
