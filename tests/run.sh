@@ -24,12 +24,14 @@ for t in tests/e2e/*.sh; do case $(basename "$t") in lib*.sh) ;; *) [ -f "$t" ] 
 run_one() {
 	name=$(basename "$1")
 	case "$1" in
-	*.sh) timeout 600 bash "$1" >"$2/$name.log" 2>&1 ;;
-	*) timeout 600 "$1" >"$2/$name.log" 2>&1 ;;
+	*.sh) timeout 600 bash "$1" >"$2/$name.log" 2>&1 </dev/null ;;
+	*) timeout 600 "$1" >"$2/$name.log" 2>&1 </dev/null ;;
 	esac
 	echo $? >"$2/$name.rc"
 }
 jobs=${TEST_JOBS:-3}
+# Each test's standard input is /dev/null (run_one): one that reads it (srun forwards it to the
+# job) would otherwise eat the rest of the list this loop reads.
 while read -r t; do
 	[ "$(jobs -rp | wc -l)" -ge "$jobs" ] && wait -n
 	run_one "$t" "$logs" &
@@ -40,6 +42,12 @@ passed=0 failed=0
 while read -r t; do
 	name=$(basename "$t")
 	log="$logs/$name.log"
+	if [ ! -f "$logs/$name.rc" ]; then
+		echo "--- $name: 1 failed"
+		echo "not ok - $name did not run (no exit status recorded)"
+		failed=$((failed + 1))
+		continue
+	fi
 	p=$(grep -c '^ok ' "$log")
 	f=$(grep -c '^not ok ' "$log")
 	rc=$(cat "$logs/$name.rc")

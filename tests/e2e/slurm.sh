@@ -123,6 +123,16 @@ for k, v in out.items():
 PY
 	)"
 }
+# wait_runs JOB N: slurmstepd stores a step's run when the step ends on the node, which can be
+# after srun or squeue already report the job done; wait (30 s at most) until N runs of JOB are
+# in the node's database.
+wait_runs() {
+	for _ in $(seq 300); do
+		[ "$("$GREENOPS" runs --db "$NODEDB" --tag "slurm.job=$1" --json 2>/dev/null | grep -c '"id":')" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 now_s() { awk -v ns="$(date +%s%N)" 'BEGIN { printf "%.6f", ns / 1e9 }'; }
 
 # One step, two tasks on one node: one measurement, not two.
@@ -132,8 +142,11 @@ eq "srun with the plugin exits 0" "$?" 0
 t1=$(now_s)
 JOB1=$(sort -u "$D/job1.out")
 check "the job ran two tasks" test "$(wc -l <"$D/job1.out")" -eq 2
+check "the node stored the step" wait_runs "$JOB1" 1
 "$GREENOPS" slurm "$JOB1" --db "$NODEDB" --json >"$D/job1.json" 2>"$D/job1.slurm.err"
-eq "greenops slurm reads the job" "$?" 0
+rc=$?
+eq "greenops slurm reads the job" "$rc" 0
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$D/job1.slurm.err"
 jobvars "$D/job1.json"
 eq "one measurement on the node for two tasks" "$N_STEPS" 1
 eq "the step is step 0" "$STEPS" 0
@@ -166,6 +179,7 @@ for _ in $(seq 600); do
 	sleep 0.1
 done
 check "the batch job finished" test -z "$(squeue -h -j "$JOB2" 2>/dev/null)"
+check "the node stored both of its steps" wait_runs "$JOB2" 2
 "$GREENOPS" slurm "$JOB2" --db "$NODEDB" --json >"$D/job2.json"
 jobvars "$D/job2.json"
 eq "batch job: two steps stored" "$STEPS" "0 batch"
