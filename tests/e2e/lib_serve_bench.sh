@@ -30,7 +30,11 @@ check_failures() {
 	eq "$label: 10 failed" "$(jget "$j" runs.0.failed)" 10
 	eq "$label: 90 completed" "$(jget "$j" runs.0.completed)" 90
 	eq "$label: the rest measured (1440 tokens)" "$(jget "$j" runs.0.total_output_tokens)" 1440
-	near "$label: TTFT median of the rest" "$(jget "$j" runs.0.ttft_ms.median)" 50 10
+	# Which requests the TTFT figures hold is exact; how late a loaded machine delivers them is
+	# not, but never earlier than the mock's 40 ms (its default TTFT).
+	eq "$label: TTFT taken over the 90 that completed" "$(jget "$j" runs.0.ttft_ms.n)" 90
+	check "$label: TTFT median of the rest not below the mock's 40 ms" \
+		awk -v m="$(jget "$j" runs.0.ttft_ms.median)" 'BEGIN { exit !(m >= 40) }'
 	case $mode in
 	http500) reason="http 500" ;;
 	event) reason="error event" ;;

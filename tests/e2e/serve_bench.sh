@@ -145,14 +145,15 @@ check "requests never sent are not failures" test "$(jget "$SCRATCH/i.json" runs
 # 9. Above 1,600 requests/s connections for 10 ms of the rate are opened before the sweep
 # (GET /v1/models) and kept: at 16,000 req/s, 160 (10 per multi handle, more than the 8 each
 # keeps anyway). 200 requests of 40 ms each, all under way at once: 40 open new connections
-# (72 when only 8 per handle survive the warm-up).
+# (72 when only 8 per handle survive the warm-up; a loaded machine that is late with a few
+# warm-up requests opens a few more; without the warm-up all 200 would).
 start_mock warm --ttft-ms 40 --gap-ms 1 --tokens 2
 sb --base-url "http://127.0.0.1:$PORT" --rate 16000 --num-requests 200 --output-len 2 --no-energy \
 	--json "$SCRATCH/w.json" 2>"$SCRATCH/w.err"
 eq "prewarmed run exits 0" "$?" 0
 eq "prewarmed run: 200 completed" "$(jget "$SCRATCH/w.json" runs.0.completed)" 200
-check "prewarmed run: at most 48 of 200 requests opened a connection" \
-	test "$(jget "$SCRATCH/w.json" runs.0.connections_opened)" -le 48
+check "prewarmed run: at most 72 of 200 requests opened a connection" \
+	test "$(jget "$SCRATCH/w.json" runs.0.connections_opened)" -le 72
 sb --base-url "http://127.0.0.1:$PORT" --rate 1000 --num-requests 20 --output-len 2 --no-energy \
 	--json "$SCRATCH/w2.json" 2>"$SCRATCH/w2.err"
 check "below 1,600 req/s nothing is opened ahead: concurrent requests open connections" \
