@@ -1,6 +1,9 @@
-# greenops — top-level build. `make` builds libgreenops (static and shared) and build/greenops;
+# greenops — top-level build. `make` builds libgreenops (static and shared: the measuring
+# library, base + sources + meter, exporting only include/greenops/greenops.h) and
+# build/greenops (which links every part from the internal archive libgreenops-internal.a);
 # `make test` runs every test; `make demo` measures a workload and shows the result.
 # Each part of the tree may add rules in mk/<part>.mk; sources are found by wildcard.
+# docs/ARCHITECTURE.md says which part may use which.
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -10,8 +13,11 @@ PKGS    := libcurl sqlite3 gsl yaml-0.1 jansson libmicrohttpd libprotobuf-c
 SAN     ?=
 .DEFAULT_GOAL := all
 
+# What libgreenops itself needs: a program that only measures links nothing more.
+MEASURE_PKGS := jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MEASURE_LIBS := $(shell pkg-config --libs $(MEASURE_PKGS) 2>/dev/null) -ldl -lpthread -lm
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -19,44 +25,67 @@ ifneq ($(SAN),)
 CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) -Iinclude -Isrc -I$(BUILD)/gen \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) -Iinclude -Isrc -I$(BUILD)/gen \
 	-DGOPS_VERSION_STRING='"$(VERSION)"' $(PKG_CFLAGS)
 LIBS    := $(PKG_LIBS) -ldl -lpthread -lm
 
-LIB_SRC := $(wildcard src/base/*.c src/sources/*.c src/meter/*.c src/store/*.c src/loadgen/*.c src/analysis/*.c src/model/*.c)
+MEASURE_SRC := $(wildcard src/base/*.c src/sources/*.c src/meter/*.c)
+TOOL_SRC    := $(wildcard src/store/*.c src/loadgen/*.c src/analysis/*.c src/model/*.c)
+LIB_SRC := $(MEASURE_SRC) $(TOOL_SRC)
+INTERNAL_LIB := $(BUILD)/libgreenops-internal.a
 CLI_SRC := $(wildcard src/cli/*.c)
 GEN_SRC :=
 GEN_HDR :=
 
 -include $(wildcard mk/*.mk)
 
+MEASURE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(MEASURE_SRC))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst %.c,%.o,$(GEN_SRC))
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 
 .PHONY: all deps test demo install clean asan format check-format
-all: $(BUILD)/greenops $(BUILD)/libgreenops.a $(BUILD)/libgreenops.so $(BUILD)/greenops.pc $(EXTRA_ALL)
+all: $(BUILD)/greenops $(BUILD)/libgreenops.a $(BUILD)/libgreenops.so $(BUILD)/libgreenops.so.0 \
+	$(BUILD)/greenops.pc $(BUILD)/greenops-uninstalled.pc $(EXTRA_ALL)
 
 deps:
 	@./scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(GEN_HDR)
+# Every object depends on the Makefile: a change of flags (visibility) rebuilds it.
+$(BUILD)/obj/%.o: %.c $(GEN_HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libgreenops.a: $(LIB_OBJ)
+# The measuring library, for programs outside this tree.
+$(BUILD)/libgreenops.a: $(MEASURE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libgreenops.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libgreenops.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libgreenops.so: $(MEASURE_OBJ)
+	$(CC) -shared -Wl,-soname,libgreenops.so.0 -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(MEASURE_LIBS)
 
-$(BUILD)/greenops: $(CLI_OBJ) $(BUILD)/libgreenops.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libgreenops.a $(LIBS)
+$(BUILD)/libgreenops.so.0: $(BUILD)/libgreenops.so
+	ln -sf libgreenops.so $@
+
+# Every part, for the tool, the tests and the benchmarks only (never installed).
+$(INTERNAL_LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/greenops: $(CLI_OBJ) $(INTERNAL_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(INTERNAL_LIB) $(LIBS)
+
+PC_FORMAT := 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: greenops\nDescription: energy measurement for machine-learning work\nVersion: %s\nLibs: -L$${libdir} -lgreenops\nLibs.private: %s\nRequires.private: %s\nCflags: -I$${includedir}\n'
 
 $(BUILD)/greenops.pc: Makefile
 	@mkdir -p $(BUILD)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: greenops\nDescription: energy measurement for machine-learning work\nVersion: %s\nLibs: -L$${libdir} -lgreenops\nLibs.private: %s\nRequires.private: %s\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(VERSION)' '-ldl -lpthread -lm' '$(PKGS)' > $@
+	@printf $(PC_FORMAT) '$(PREFIX)' '$${prefix}/lib' '$${prefix}/include' '$(VERSION)' '-ldl -lpthread -lm' \
+		'$(MEASURE_PKGS)' > $@
+
+# The same for a program built against this build tree (PKG_CONFIG_PATH=$(BUILD)).
+$(BUILD)/greenops-uninstalled.pc: Makefile
+	@mkdir -p $(BUILD)
+	@printf $(PC_FORMAT) '$(CURDIR)' '$(abspath $(BUILD))' '$${prefix}/include' '$(VERSION)' \
+		'-ldl -lpthread -lm' '$(MEASURE_PKGS)' > $@
 
 test: deps
 	@$(MAKE) --no-print-directory all tests

@@ -8,9 +8,9 @@ EXTRA_ALL += $(BUILD)/bench/serve_capacity_server
 
 # The parser's cost alone, and the barest libcurl-multi client: reference points of the
 # capacity benchmark.
-$(BUILD)/bench/sse_bench: bench/sse_bench.c $(BUILD)/libgreenops.a
+$(BUILD)/bench/sse_bench: bench/sse_bench.c $(INTERNAL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(INTERNAL_LIB) $(LIBS)
 
 $(BUILD)/bench/curl_bare: bench/curl_bare.c bench/open_loop.h
 	@mkdir -p $(dir $@)

@@ -14,13 +14,13 @@ $(ONNX_GEN)/onnx.pb-c.o: $(ONNX_GEN)/onnx.pb-c.c $(ONNX_GEN)/onnx.pb-c.h
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Writes test models with the generated API (unit tests, end-to-end tests, benchmarks, fuzz corpus).
-$(BUILD)/tests/onnx_gen: tests/fixtures/onnx/onnx_gen.c tests/unit/test_onnx_builder.h $(BUILD)/libgreenops.a
+$(BUILD)/tests/onnx_gen: tests/fixtures/onnx/onnx_gen.c tests/unit/test_onnx_builder.h $(INTERNAL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(INTERNAL_LIB) $(LIBS)
 
 # Reads a model with and without dropping weight payloads (bench/macs_large.sh).
-$(BUILD)/bench/macs_read: bench/macs_read.c $(BUILD)/libgreenops.a
+$(BUILD)/bench/macs_read: bench/macs_read.c $(INTERNAL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(INTERNAL_LIB) $(LIBS)
 
 TEST_EXTRA += $(BUILD)/tests/onnx_gen

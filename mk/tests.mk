@@ -8,6 +8,6 @@ CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 .PHONY: tests
 tests: $(TEST_BINS) $(TEST_EXTRA)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgreenops.a $(GEN_HDR)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(INTERNAL_LIB) $(GEN_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libgreenops.a $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(INTERNAL_LIB) $(CMOCKA_LIBS) $(LIBS)

@@ -13,11 +13,19 @@
 extern "C" {
 #endif
 
+/* What libgreenops exports: the library is built with -fvisibility=hidden, so the functions
+ * declared here, and nothing else, are its ABI. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GOPS_EXPORT __attribute__((visibility("default")))
+#else
+#define GOPS_EXPORT
+#endif
+
 #define GOPS_VERSION_MAJOR 0
 #define GOPS_VERSION_MINOR 1
 #define GOPS_VERSION_PATCH 0
 
-const char *gops_version(void);
+GOPS_EXPORT const char *gops_version(void);
 
 typedef struct gops_monitor gops_monitor;
 
@@ -30,7 +38,7 @@ enum gops_method {
 	GOPS_METHOD_BRIDGED,    /* "counter+integrated": the counter where it was truly read, power
 	                           integrated over the stretches it was not (the warnings say which) */
 };
-const char *gops_method_name(enum gops_method m);
+GOPS_EXPORT const char *gops_method_name(enum gops_method m);
 
 /* Idle baseline handling (greenops run --idle). */
 enum gops_idle_mode {
@@ -60,7 +68,7 @@ struct gops_options {
 	double cpu_tdp_w;       /* estimator: CPU TDP in watts, 0 = look it up */
 	double anchor_period_s; /* expensive counters: read every this many s, 0 = auto */
 };
-void gops_options_init(struct gops_options *o);
+GOPS_EXPORT void gops_options_init(struct gops_options *o);
 
 struct gops_domain_result {
 	char name[32];   /* gpu0, package-0, dram-0, cpu-estimate, ... */
@@ -124,40 +132,40 @@ struct gops_result {
 };
 
 /* Opens every selected source and prepares the sampler; nothing is sampled yet.
- * Warnings about sources that were absent are available through gops_monitor_warnings(). */
-int gops_monitor_new(gops_monitor **out, const struct gops_options *opts);
+ * Notes about sources that were absent are available through gops_monitor_notes(). */
+GOPS_EXPORT int gops_monitor_new(gops_monitor **out, const struct gops_options *opts);
 /* Message of the last failure (never NULL). */
-const char *gops_monitor_error(const gops_monitor *m);
+GOPS_EXPORT const char *gops_monitor_error(const gops_monitor *m);
 /* Notes gathered while opening sources (absent libraries, CUDA_VISIBLE_DEVICES, ...). */
-size_t gops_monitor_notes(const gops_monitor *m, const char *const **notes);
+GOPS_EXPORT size_t gops_monitor_notes(const gops_monitor *m, const char *const **notes);
 
 /* Takes the first readings (waiting for a fresh counter update where it helps) and starts
  * the sampler thread. The span starts when this returns. */
-int gops_monitor_start(gops_monitor *m);
+GOPS_EXPORT int gops_monitor_start(gops_monitor *m);
 /* Marks the span's end now, takes the next counter update, stops the sampler and computes
  * the results. */
-int gops_monitor_stop(gops_monitor *m);
+GOPS_EXPORT int gops_monitor_stop(gops_monitor *m);
 /* As stop, with the span's end given in CLOCK_MONOTONIC nanoseconds (e.g. the child's exit). */
-int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns);
+GOPS_EXPORT int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns);
 /* Moves the span's start to t_ns (CLOCK_MONOTONIC), e.g. the moment a child was released. */
-int gops_monitor_set_start(gops_monitor *m, int64_t t_ns);
+GOPS_EXPORT int gops_monitor_set_start(gops_monitor *m, int64_t t_ns);
 
 /* Windows: t_ns is CLOCK_MONOTONIC in nanoseconds, 0 for now. Thread-safe. Once started, a
  * t_ns before the span's start or later than now is refused with -ERANGE. */
-int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns);
-int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns);
+GOPS_EXPORT int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns);
+GOPS_EXPORT int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns);
 /* Adds units to the named open window (NULL: the innermost open window, or the run). */
-int gops_monitor_add_units(gops_monitor *m, const char *window, double n);
-int gops_monitor_tag(gops_monitor *m, const char *key, const char *value);
-void gops_monitor_count_malformed(gops_monitor *m);
+GOPS_EXPORT int gops_monitor_add_units(gops_monitor *m, const char *window, double n);
+GOPS_EXPORT int gops_monitor_tag(gops_monitor *m, const char *key, const char *value);
+GOPS_EXPORT void gops_monitor_count_malformed(gops_monitor *m);
 
 /* Available after stop. Owned by the monitor. */
-const struct gops_result *gops_monitor_result(const gops_monitor *m);
+GOPS_EXPORT const struct gops_result *gops_monitor_result(const gops_monitor *m);
 
 /* One power sample for timelines: time from the span start, domain, watts, counter joules
  * (NAN where the sample had none). Calls fn for every sample in time order. */
 typedef int (*gops_sample_fn)(void *ctx, double t_s, const char *domain, double watts, double counter_j);
-int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *ctx);
+GOPS_EXPORT int gops_monitor_foreach_sample(const gops_monitor *m, gops_sample_fn fn, void *ctx);
 
 /* Live view for exporters: the latest power and the energy since start per domain. */
 struct gops_live {
@@ -168,15 +176,15 @@ struct gops_live {
 	double age_s;
 	bool up;
 };
-int gops_monitor_live(gops_monitor *m, struct gops_live *out, size_t cap, size_t *n);
+GOPS_EXPORT int gops_monitor_live(gops_monitor *m, struct gops_live *out, size_t cap, size_t *n);
 
-void gops_monitor_free(gops_monitor *m);
+GOPS_EXPORT void gops_monitor_free(gops_monitor *m);
 
 /* The result as one JSON object (DESIGN.md's shape); caller frees. NULL on failure. */
-char *gops_result_to_json(const struct gops_result *r, int exit_status, int signal);
+GOPS_EXPORT char *gops_result_to_json(const struct gops_result *r, int exit_status, int signal);
 
 /* Monotonic clock in nanoseconds, the one every timestamp of the API uses. */
-int64_t gops_now_ns(void);
+GOPS_EXPORT int64_t gops_now_ns(void);
 
 #ifdef __cplusplus
 }

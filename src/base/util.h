@@ -3,11 +3,12 @@
 #ifndef GOPS_UTIL_H
 #define GOPS_UTIL_H
 
+#include <greenops/greenops.h> /* gops_now_ns(), exported */
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t gops_now_ns(void);
 int64_t gops_realtime_ns(void);
 /* Sleeps until the CLOCK_MONOTONIC deadline, restarting after signals. */
 void gops_sleep_until(int64_t deadline_ns);

@@ -197,7 +197,7 @@ static bool zone_domain(const struct zone *v, size_t n, const struct zone *z, bo
 static bool zone_first_read(const struct zone *z, const char *name, uint64_t *raw, uint64_t *range,
                             char *path, size_t len, struct gops_notes *notes, bool *denied)
 {
-	char rpath[512], msg[1024];
+	char rpath[512], msg[1536]; /* the access note names the path twice */
 	zone_file(path, len, z, "energy_uj");
 	int r = gops_read_u64(path, raw);
 	if (r == -EACCES || r == -EPERM) {
