@@ -42,6 +42,12 @@ int gops_unwrap_step(struct gops_unwrap *u, uint64_t raw, int64_t t_ns)
 			u->total_j += step_j;
 			return 0;
 		}
+		/* Read so seldom that max power could have carried it round the range: it wrapped
+		 * more often than it was read (a reset cannot be told apart, and is not measured
+		 * either way). */
+		if (u->max_power_w > 0 && dt >= 0 &&
+		    u->max_power_w * (2 * dt + 0.05) >= (double)u->range * u->unit_j)
+			return GOPS_READ_TOO_FAST;
 	}
 	return GOPS_READ_DISCONTINUITY;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sensors end to end through `greenops run`: a fake powercap tree whose package counter wraps
-# every 0.8 s at 50 W (DRAM likewise; a core sub-zone inside the package) must measure
+# every 2 s at 50 W (DRAM likewise; a core sub-zone inside the package) must measure
 # P x duration within 2% with the core shown but not summed; and a machine with no sensor at
 # all gets an estimated CPU domain with non-zero energy and a summary that says so.
 source "$(dirname "$0")/lib.sh"
@@ -22,12 +22,15 @@ count_named() {
 print(sum(1 for x in json.load(open(sys.argv[1]))["domains"] if x["name"]==sys.argv[2]))' "$1" "$2"
 }
 
-# --- a wrapping fake RAPL: 40 J range at 50 W wraps every 0.8 s ---
+# --- a wrapping fake RAPL: 100 J range at 50 W wraps every 2 s ---
+# (Two wraps in the 4 s run. A reader held up for a whole wrap period cannot tell one wrap
+# from two and rightly refuses the counter; 2 s is longer than a loaded test machine holds
+# up the sampler or the fake's writer.)
 root=$SCRATCH/sys
-fake_rapl_zone "$root" intel-rapl:0 package-0 40000000 60000000 1
-fake_rapl_zone "$root" intel-rapl:0:0 core 40000000 0 1
-fake_rapl_zone "$root" intel-rapl:0:1 dram 16000000 25000000 1
-fake_rapl_zone "$root" intel-rapl-mmio:0 package-0 40000000 0 1
+fake_rapl_zone "$root" intel-rapl:0 package-0 100000000 60000000 1
+fake_rapl_zone "$root" intel-rapl:0:0 core 100000000 0 1
+fake_rapl_zone "$root" intel-rapl:0:1 dram 40000000 25000000 1
+fake_rapl_zone "$root" intel-rapl-mmio:0 package-0 100000000 0 1
 "$WRITER" "$root" intel-rapl:0=50 intel-rapl:0:0=30 intel-rapl:0:1=20 --ready "$SCRATCH/ready" &
 wpid=$!
 trap 'kill $wpid 2>/dev/null; rm -rf "$SCRATCH"' EXIT

@@ -85,6 +85,19 @@ static void test_unwrap_backwards(void **state)
 	assert_int_equal(gops_unwrap_step(&u, 9, MS), GOPS_READ_DISCONTINUITY);
 }
 
+/* A 2 J range under a 10 W limit read 300 ms apart: 10 W could carry it round the range
+ * between two reads, so a step back that is no single plausible wrap is wraps missed; read
+ * 10 ms apart, the same step back is a reset. */
+static void test_unwrap_read_too_seldom(void **state)
+{
+	(void)state;
+	struct gops_unwrap u;
+	gops_unwrap_init(&u, 500000, 0, 2000000, 1e-6, 10);
+	assert_int_equal(gops_unwrap_step(&u, 200000, 300 * MS), GOPS_READ_TOO_FAST);
+	gops_unwrap_init(&u, 500000, 0, 2000000, 1e-6, 10);
+	assert_int_equal(gops_unwrap_step(&u, 200000, 10 * MS), GOPS_READ_DISCONTINUITY);
+}
+
 static void test_parse_zone(void **state)
 {
 	(void)state;
@@ -317,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_unwrap_several_wraps),
 	    cmocka_unit_test(test_unwrap_uneven_reads),
 	    cmocka_unit_test(test_unwrap_backwards),
+	    cmocka_unit_test(test_unwrap_read_too_seldom),
 	    cmocka_unit_test(test_parse_zone),
 	    cmocka_unit_test(test_access_note),
 	    cmocka_unit_test_setup_teardown(test_two_packages, setup, teardown),
