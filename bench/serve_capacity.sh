@@ -8,9 +8,17 @@
 # and at the same moment: bench/curl_bare (the barest libcurl-multi loop, counting events
 # only), bench/raw_bare (the same open loop on plain sockets, no HTTP library: the machine's
 # floor) and wrk's closed-loop ceiling. `srv busy%` is the share of the run the server spent
-# working (it polls while streams are open, so its CPU time would not say).
+# working (it polls while streams are open, so its CPU time would not say; with several
+# server threads, their mean). Where a Python with aiohttp exists, vLLM's request function
+# (bench/vllm_request_func.py) runs too.
 # Usage: bench/serve_capacity.sh [BUILD] [--rates "5000 10000 ..."] [--duration S] [--parser fast|jansson]
-#        [--modes "burst split"] [--repeat N]   (N runs per rate: the machine's stalls come and go)
+#        [--modes "burst split"] [--repeat N] [--server-threads N] [--vllm-rates LIST] [--no-build]
+#   --repeat N: N runs per rate (the machine's stalls come and go)
+#   --server-threads N: the canned server's threads, on cores 0..N-1 (SO_REUSEPORT); the
+#     clients run on core N. Default 1 below 8 cores, else 4.
+#   --no-build: use the binaries under BUILD as they are (a machine without a compiler: carry
+#     BUILD/greenops, BUILD/bench/{serve_capacity_server,raw_bare,curl_bare} and their
+#     libraries, see bench/carry.sh); also the default when no C compiler is found.
 set -u
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
@@ -19,31 +27,58 @@ DURATION=3
 PARSER=fast
 MODES="burst split"
 REPEAT=1
+VLLM_RATES="500 1000 2000 3000 4000 6000"
+THREADS=""
+BUILD_STEP=1
+command -v cc >/dev/null || BUILD_STEP=""
 while [ $# -gt 0 ]; do
 	case $1 in
+	--server-threads) THREADS=$2; shift 2 ;;
+	--vllm-rates) VLLM_RATES=$2; shift 2 ;;
+	--no-build) BUILD_STEP=""; shift ;;
 	--rates) RATES=$2; shift 2 ;;
 	--duration) DURATION=$2; shift 2 ;;
 	--parser) PARSER=$2; shift 2 ;;
 	--modes) MODES=$2; shift 2 ;;
 	--repeat) REPEAT=$2; shift 2 ;;
-	*) echo "usage: $0 [BUILD] [--rates LIST] [--duration S] [--parser fast|jansson] [--modes 'burst split'] [--repeat N]" >&2; exit 2 ;;
+	*) echo "usage: $0 [BUILD] [--rates LIST] [--duration S] [--parser fast|jansson] [--modes 'burst split'] [--repeat N] [--server-threads N] [--no-build]" >&2; exit 2 ;;
 	esac
 done
-make -s -j2 BUILD="$BUILD" "$BUILD/greenops" "$BUILD/bench/serve_capacity_server" "$BUILD/bench/curl_bare" \
-	"$BUILD/bench/raw_bare" || exit 1
+if [ -n "$BUILD_STEP" ]; then
+	make -s -j2 BUILD="$BUILD" "$BUILD/greenops" "$BUILD/bench/serve_capacity_server" "$BUILD/bench/curl_bare" \
+		"$BUILD/bench/raw_bare" || exit 1
+fi
+for b in greenops bench/serve_capacity_server bench/curl_bare bench/raw_bare; do
+	[ -x "$BUILD/$b" ] || { echo "serve_capacity: $BUILD/$b is missing (build it, or carry it)" >&2; exit 1; }
+done
+[ -n "$THREADS" ] || { [ "$(nproc)" -ge 8 ] && THREADS=4 || THREADS=1; }
+# vLLM's request function needs aiohttp: the first Python that has it.
+VLLM_PY=""
+for py in python3 /usr/bin/python3; do
+	# (without LD_LIBRARY_PATH: carried libraries are for the C clients, not for Python's ssl)
+	if command -v "$py" >/dev/null && env -u LD_LIBRARY_PATH "$py" -c 'import aiohttp' 2>/dev/null; then
+		VLLM_PY=$py
+		break
+	fi
+done
+VLLM_FUNC=$(dirname "$0")/vllm_request_func.py
 GREENOPS=$BUILD/greenops
 SERVER=$BUILD/bench/serve_capacity_server
 TMP=$(mktemp -d)
 SPID=""
 trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$TMP"' EXIT
-# Two cores: the server gets one, the client the other.
-pin_server="" pin_client=""
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server="taskset -c 0"; pin_client="taskset -c 1"; fi
+# The server's threads get cores 0..THREADS-1, the client the next one.
+pin_client="" first_cpu=""
+if command -v taskset >/dev/null && [ "$(nproc)" -gt "$THREADS" ]; then
+	pin_client="taskset -c $THREADS"
+	first_cpu="--first-cpu 0"
+fi
 
 start_server() {
 	: >"$TMP/port"
 	: >"$TMP/srv"
-	$pin_server "$SERVER" "$@" >"$TMP/port" 2>"$TMP/srv" &
+	# shellcheck disable=SC2086 # first_cpu is two words or none
+	"$SERVER" --threads "$THREADS" $first_cpu "$@" >"$TMP/port" 2>"$TMP/srv" &
 	SPID=$!
 	for _ in $(seq 100); do
 		PORT=$(awk '/^PORT/ {print $2}' "$TMP/port")
@@ -130,8 +165,10 @@ run_ref() {
 	local sched achieved late cpu events reads b0 b1 cut=$((3 * ${DURATION%.*} + 5))
 	settle
 	b0=$(srv_busy)
+	local prog=("$BUILD/bench/$1")
+	[ "$1" = vllm ] && prog=(env -u LD_LIBRARY_PATH "$VLLM_PY" "$VLLM_FUNC")
 	read -r sched achieved late cpu events reads < <(timeout "$cut" \
-		$pin_client "$BUILD/bench/$1" "http://127.0.0.1:$PORT/v1/completions" "$3" "$DURATION" 2>"$TMP/ref.err")
+		$pin_client "${prog[@]}" "http://127.0.0.1:$PORT/v1/completions" "$3" "$DURATION" 2>"$TMP/ref.err")
 	b1=$(srv_busy)
 	# No line: cut at $cut s (collapsed), or stopped with a reason, which goes to stderr.
 	[ -s "$TMP/ref.err" ] && echo "# $1 at $3 req/s: $(head -1 "$TMP/ref.err")" >&2
@@ -143,6 +180,7 @@ run_ref() {
 }
 run_curl_bare() { run_ref curl_bare "$@"; }
 run_raw_bare() { run_ref raw_bare "$@"; }
+run_vllm() { run_ref vllm "$@"; }
 
 # sweep RUNNER LABEL: every rate REPEAT times while some run of the previous rate still produced
 # >= 99% of it; says per rate in how many runs the schedule held.
@@ -167,7 +205,7 @@ sweep() {
 	echo "# $label ${runner#run_}: held the schedule up to ${any:-none} req/s in at least one run, up to ${most:-none} in most runs$cpu"
 }
 
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), parser $PARSER, $REPEAT run(s) per rate"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), parser $PARSER, $REPEAT run(s) per rate, server threads $THREADS, vLLM's request function: ${VLLM_PY:-no aiohttp}"
 for mode in $MODES; do
 	# split: one event per write, 100 us apart, so that the client reads each event alone.
 	if [ "$mode" = split ]; then start_server --mode split --gap-us 100; else start_server --mode burst; fi
@@ -175,6 +213,7 @@ for mode in $MODES; do
 	# The reference clients, same server, rates and criteria (they send a fixed small body).
 	sweep run_raw_bare "$mode"
 	sweep run_curl_bare "$mode"
+	[ -n "$VLLM_PY" ] && RATES=$VLLM_RATES sweep run_vllm "$mode"
 	kill "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
 	SPID=""

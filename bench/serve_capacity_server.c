@@ -1,14 +1,23 @@
 /* A fast local OpenAI-style streaming server for serve-bench's client-capacity benchmark:
- * one epoll thread answers every POST with a canned vLLM-shaped stream of N token events,
+ * epoll threads answer every POST with a canned vLLM-shaped stream of N token events,
  * a usage event and [DONE] (chunked), either in one write or one event per write.
  * Usage: serve_capacity_server [--mode burst|split] [--tokens N] [--gap-us US] [--port P] [--spin]
+ *                              [--threads N [--first-cpu C]]
+ * --threads N: N threads, each with its own SO_REUSEPORT listening socket on the same port
+ * (the kernel spreads connections among them), thread i pinned to core C + i when --first-cpu
+ * is given: one event per write costs a server about as much as the client, so one thread
+ * would be the bottleneck of a client benchmark.
  * --spin polls instead of sleeping, so that its core never halts: on a virtual machine a
  * halted CPU can take milliseconds to be woken, which would be charged to the client.
- * SIGUSR1 prints "BUSY s writes" to stderr: the seconds it spent working (outside epoll_wait,
- * in passes that did something) and the writes it made, so far. A split-mode server polls
+ * SIGUSR1 prints "BUSY s writes max_s" to stderr: the seconds a thread spent working on
+ * average (outside epoll_wait, in passes that did something), the writes made, and the
+ * busiest thread's seconds, so far. A split-mode server polls
  * while streams are open, so its CPU time does not say how loaded it is; this does. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -43,10 +52,13 @@ static char *whole; /* burst mode: the whole response */
 static size_t whole_len;
 static bool split, spin;
 static int64_t gap_ns;
-static struct conn *active_head;
-static int64_t busy_ns;
-static long writes;
+#define MAX_THREADS 64
+static _Thread_local struct conn *active_head;
+static _Thread_local long writes;
+static _Atomic int64_t busy_ns[MAX_THREADS];
+static _Atomic long writes_all;
 static volatile sig_atomic_t report;
+static int n_threads = 1, first_cpu = -1, port, first_ls = -1;
 
 static void on_usr1(int sig)
 {
@@ -234,58 +246,52 @@ static void step_streams(int ep)
 	}
 }
 
-int main(int argc, char **argv)
+static int listen_on(int *p)
 {
-	int port = 0, tokens = 16;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--spin"))
-			spin = true;
-		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
-			split = !strcmp(argv[++i], "split");
-		else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
-			tokens = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--gap-us") && i + 1 < argc)
-			gap_ns = atoll(argv[++i]) * 1000;
-		else if (!strcmp(argv[i], "--port") && i + 1 < argc)
-			port = atoi(argv[++i]);
-		else {
-			fprintf(
-			    stderr,
-			    "usage: %s [--mode burst|split] [--tokens N] [--gap-us US] [--port P] [--spin]\n",
-			    argv[0]);
-			return 2;
-		}
-	}
-	if (tokens < 1 || tokens > 4096) {
-		fprintf(stderr, "serve_capacity_server: --tokens must be 1..4096\n");
-		return 2;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGUSR1, on_usr1);
-	build(tokens);
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)port),
+	                        .sin_port = htons((uint16_t)*p),
 	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof a;
 	if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096) ||
 	    getsockname(ls, (struct sockaddr *)&a, &al)) {
 		perror("serve_capacity_server: listen");
-		return 1;
+		exit(1);
+	}
+	*p = ntohs(a.sin_port);
+	return ls;
+}
+
+static void *serve(void *arg)
+{
+	int id = (int)(intptr_t)arg, one = 1, ls = id == 0 ? first_ls : listen_on(&port);
+	if (first_cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(first_cpu + id, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof set, &set))
+			fprintf(stderr, "serve_capacity_server: cannot pin thread %d to core %d\n", id,
+			        first_cpu + id);
 	}
 	int ep = epoll_create1(0);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
-	printf("PORT %d\n", ntohs(a.sin_port));
-	fflush(stdout);
 	struct epoll_event evs[MAX_EVENTS];
 	for (;;) {
 		/* With streams under way, spin: the next event is due within microseconds. */
-		int n = epoll_wait(ep, evs, MAX_EVENTS, active_head || spin ? 0 : -1);
-		if (report) {
+		int n = epoll_wait(ep, evs, MAX_EVENTS, active_head || spin ? 0 : id == 0 ? 100 : -1);
+		if (id == 0 && report) {
 			report = 0;
-			fprintf(stderr, "BUSY %.6f %ld\n", (double)busy_ns / 1e9, writes);
+			int64_t sum = 0, max = 0;
+			for (int i = 0; i < n_threads; i++) {
+				int64_t b = atomic_load_explicit(&busy_ns[i], memory_order_relaxed);
+				sum += b;
+				max = b > max ? b : max;
+			}
+			fprintf(stderr, "BUSY %.6f %ld %.6f\n", (double)sum / n_threads / 1e9,
+			        atomic_load_explicit(&writes_all, memory_order_relaxed), (double)max / 1e9);
 		}
 		int64_t t_work = now_ns();
 		long writes_before = writes;
@@ -308,7 +314,59 @@ int main(int argc, char **argv)
 		}
 		if (active_head)
 			step_streams(ep);
-		if (n > 0 || writes != writes_before)
-			busy_ns += now_ns() - t_work;
+		if (n > 0 || writes != writes_before) {
+			atomic_fetch_add_explicit(&busy_ns[id], now_ns() - t_work, memory_order_relaxed);
+			atomic_fetch_add_explicit(&writes_all, writes - writes_before, memory_order_relaxed);
+		}
 	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int tokens = 16;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--spin"))
+			spin = true;
+		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+			split = !strcmp(argv[++i], "split");
+		else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
+			tokens = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--gap-us") && i + 1 < argc)
+			gap_ns = atoll(argv[++i]) * 1000;
+		else if (!strcmp(argv[i], "--port") && i + 1 < argc)
+			port = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			n_threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--first-cpu") && i + 1 < argc)
+			first_cpu = atoi(argv[++i]);
+		else {
+			fprintf(
+			    stderr,
+			    "usage: %s [--mode burst|split] [--tokens N] [--gap-us US] [--port P] [--spin] "
+			    "[--threads N [--first-cpu C]]\n",
+			    argv[0]);
+			return 2;
+		}
+	}
+	if (tokens < 1 || tokens > 4096) {
+		fprintf(stderr, "serve_capacity_server: --tokens must be 1..4096\n");
+		return 2;
+	}
+	if (n_threads < 1 || n_threads > MAX_THREADS) {
+		fprintf(stderr, "serve_capacity_server: --threads must be 1..%d\n", MAX_THREADS);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, on_usr1);
+	build(tokens);
+	/* The first socket picks the port; the others join it (SO_REUSEPORT). */
+	first_ls = listen_on(&port);
+	pthread_t t[MAX_THREADS];
+	for (int i = 1; i < n_threads; i++)
+		pthread_create(&t[i], NULL, serve, (void *)(intptr_t)i);
+	printf("PORT %d\n", port);
+	fflush(stdout);
+	serve((void *)0);
+	return 0;
 }
