@@ -65,7 +65,8 @@ const char usage_serve_bench[] =
     "  --idle MODE           none | stored | measure[:SECONDS] | WATTS\n"
     "  --interval MS         sampling period (default 100)\n"
     "  --cpu-tdp W           CPU TDP for the estimator\n"
-    "  --no-energy           measure no energy (a remote server, or a client benchmark)\n";
+    "  --no-energy           measure no energy (a remote server, or a client benchmark)\n"
+    "  --prefill-weight W    attribution: the work of a prompt token against a decoded one (default 1)\n";
 
 enum {
 	O_BASE_URL = 2000,
@@ -97,6 +98,7 @@ enum {
 	O_NO_ENERGY,
 	O_PARSER,
 	O_QUIET,
+	O_PREFILL_WEIGHT,
 };
 
 static const struct option longopts[] = {
@@ -129,6 +131,7 @@ static const struct option longopts[] = {
     {"no-energy", no_argument, NULL, O_NO_ENERGY},
     {"json-parser", required_argument, NULL, O_PARSER},
     {"quiet", no_argument, NULL, O_QUIET},
+    {"prefill-weight", required_argument, NULL, O_PREFILL_WEIGHT},
     MONITOR_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -139,7 +142,7 @@ struct sb_opts {
 	size_t n_rates;
 	enum lg_endpoint endpoint;
 	enum lg_arrival shape;
-	double burstiness, duration_s, cooldown_s, timeout_s, spread;
+	double burstiness, duration_s, cooldown_s, timeout_s, spread, prefill_weight;
 	size_t num_requests, warmup, max_failures;
 	unsigned max_concurrency;
 	unsigned long seed;
@@ -229,6 +232,7 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 	o->cooldown_s = 2;
 	o->timeout_s = 600;
 	o->input_len = 128;
+	o->prefill_weight = 1;
 	o->output_len = 128;
 	o->max_failures = SIZE_MAX;
 	o->slo = (struct lg_slo){NAN, NAN, NAN};
@@ -365,6 +369,10 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 		case O_QUIET:
 			o->quiet = true;
 			break;
+		case O_PREFILL_WEIGHT:
+			if (!parse_double(VERB, "prefill-weight", optarg, 1e-6, 1e6, &o->prefill_weight))
+				return 2;
+			break;
 		case ':':
 			return cmd_usage_error(VERB, "option '%s' needs a value", argv[optind - 1]);
 		case '?':
@@ -441,7 +449,82 @@ static int e_get(void *ctx, const char *w, struct lg_energy_value *out)
 	return -ENOENT;
 }
 
-static const struct lg_energy_ops monitor_ops = {e_begin, e_end, e_get};
+/* The summed domains' power samples, gathered once from the monitor for the attribution. */
+struct power_ctx {
+	gops_monitor *mon;
+	struct lg_power_series *series;
+	char (*names)[32];
+	size_t n, *cap;
+	bool loaded;
+};
+static struct power_ctx power_cache;
+
+static int collect_sample(void *ctx, double t_s, const char *domain, double watts, double counter_j)
+{
+	(void)counter_j;
+	struct power_ctx *p = ctx;
+	if (isnan(watts))
+		return 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (strcmp(p->names[i], domain))
+			continue;
+		struct lg_power_series *s = &p->series[i];
+		if (s->n == p->cap[i]) {
+			size_t c = p->cap[i] ? p->cap[i] * 2 : 1024;
+			int64_t *t = realloc(s->t_ns, c * sizeof *t);
+			if (t)
+				s->t_ns = t;
+			double *w = t ? realloc(s->watts, c * sizeof *w) : NULL;
+			if (!w)
+				return -ENOMEM;
+			s->watts = w;
+			p->cap[i] = c;
+		}
+		s->t_ns[s->n] = gops_monitor_result(p->mon)->start_ns + (int64_t)(t_s * 1e9);
+		s->watts[s->n++] = watts;
+	}
+	return 0;
+}
+
+static void power_release(struct power_ctx *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->series[i].t_ns), free(p->series[i].watts);
+	free(p->series), free(p->names), free(p->cap);
+	memset(p, 0, sizeof *p);
+}
+
+static int e_power(void *ctx, const struct lg_power_series **out, size_t *n)
+{
+	struct power_ctx *p = &power_cache;
+	if (!p->loaded) {
+		const struct gops_result *r = gops_monitor_result(ctx);
+		p->mon = ctx;
+		p->loaded = true;
+		size_t k = 0;
+		for (size_t i = 0; r && i < r->n_domains; i++)
+			k += r->domains[i].summed;
+		p->series = calloc(k + 1, sizeof *p->series);
+		p->names = calloc(k + 1, sizeof *p->names);
+		p->cap = calloc(k + 1, sizeof *p->cap);
+		if (!p->series || !p->names || !p->cap) {
+			power_release(p);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; r && i < r->n_domains; i++)
+			if (r->domains[i].summed)
+				snprintf(p->names[p->n++], sizeof p->names[0], "%s", r->domains[i].name);
+		if (gops_monitor_foreach_sample(ctx, collect_sample, p) < 0) {
+			power_release(p);
+			return -ENOMEM;
+		}
+	}
+	*out = p->series;
+	*n = p->n;
+	return 0;
+}
+
+static const struct lg_energy_ops monitor_ops = {e_begin, e_end, e_get, e_power};
 
 /* ---- progress and tables ---- */
 
@@ -582,7 +665,8 @@ static int write_requests(const char *path, const struct lg_bench *b)
 	if (!f)
 		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
 	fprintf(f, "run,rate,index,warmup,status,error_kind,http_status,scheduled_s,admit_s,start_s,sent_s,"
-	           "first_token_s,end_s,prompt_tokens,output_tokens,usage,chunks,error\n");
+	           "first_token_s,end_s,prompt_tokens,output_tokens,usage,chunks,energy_j,prefill_energy_j,"
+	           "decode_energy_j,error\n");
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const struct lg_run *run = &b->runs[i].run;
 		char label[32];
@@ -595,12 +679,20 @@ static int write_requests(const char *path, const struct lg_bench *b)
 			                                          : "not_sent";
 			fprintf(f,
 			        "%zu,%s,%zu,%d,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%" PRId64 ",%" PRId64
-			        ",%d,%d,\"",
+			        ",%d,%d,",
 			        i, label, k, r->warmup, st,
 			        r->status == LG_FAILED ? lg_err_name((enum lg_err)r->err) : "",
 			        r->http_status, rel_s(r->t_sched, o), rel_s(r->t_admit, o),
 			        rel_s(r->t_start, o), rel_s(r->t_sent, o), rel_s(r->t_first, o),
 			        rel_s(r->t_end, o), r->prompt_tokens, r->output_tokens, r->usage, r->chunks);
+			/* Attributed energy: empty, never 0, where there is none. */
+			const struct lg_attribution *a = &b->runs[i].attrib;
+			if (a->valid)
+				fprintf(f, "%.12g,%.12g,%.12g,", a->energy_j[k], a->prefill_j[k],
+				        a->decode_j[k]);
+			else
+				fputs(",,,", f);
+			fputc('"', f);
 			for (const char *p = r->error ? r->error : ""; *p; p++)
 				fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
 			fputs("\"\n", f);
@@ -818,6 +910,7 @@ int cmd_serve_bench(int argc, char **argv)
 	    .run_end = on_run_end,
 	    .run_ctx = &ui,
 	    .stop = &stop_flag,
+	    .prefill_weight = o.prefill_weight,
 	};
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	sigemptyset(&sa.sa_mask);
@@ -856,6 +949,7 @@ int cmd_serve_bench(int argc, char **argv)
 	status = status ? status : stop;
 out:
 	json_decref(j);
+	power_release(&power_cache);
 	serve_bench_idle_release(idle_vals, idle_names, n_idle);
 	lg_bench_release(&bench);
 	gops_monitor_free(mon);

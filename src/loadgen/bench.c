@@ -13,7 +13,13 @@
 /* A rate keeps up when, inside its steady window, completions are at least this share of
  * the arrivals; energy per request still falls while each rate lowers it by at least
  * ENERGY_STEP relative to the rate before (see docs/SERVE_BENCH.md). */
-#define KEEP_UP               0.9
+#define KEEP_UP 0.9
+/* ... and when its queueing delay does not grow, over the arrival period, by more than this
+ * share of the time (the growth a 90% completion rate gives: 1/0.9 - 1 = 0.11 s per s) and
+ * by more than TTFT_NOISE_MS, what a busy client machine's scheduling alone can shift a
+ * median by. */
+#define TTFT_GROWTH           0.1
+#define TTFT_NOISE_MS         50.0
 #define ENERGY_STEP           0.02
 #define MAX_DURATION_REQUESTS 50000000
 
@@ -193,10 +199,15 @@ static void finish_run(struct lg_bench_run *r)
 		for (size_t i = run->n_warmup; i < run->n; i++)
 			r->steady_arrivals += run->rec[i].t_sched >= run->steady_begin &&
 			                      run->rec[i].t_sched <= run->steady_end;
-	if (r->sum.steady_valid && r->steady_arrivals >= 5)
-		r->keeps_up = r->sum.steady_completed >= KEEP_UP * r->steady_arrivals;
+	const struct lg_summary *s = &r->sum;
+	if (s->steady_valid && r->steady_arrivals >= 5)
+		r->keeps_up = s->steady_completed >= KEEP_UP * r->steady_arrivals;
 	else
-		r->keeps_up = r->sum.failed == 0 && r->sum.not_sent == 0;
+		r->keeps_up = s->failed == 0 && s->not_sent == 0;
+	r->queue_grows = !isnan(s->ttft_growth_ms_per_s) && s->ttft_growth_ms_per_s > TTFT_GROWTH * 1000 &&
+	                 s->ttft_last_quarter_ms - s->ttft_first_quarter_ms > TTFT_NOISE_MS;
+	if (r->queue_grows)
+		r->keeps_up = false;
 }
 
 int lg_bench_run(struct lg_bench *b, const struct lg_bench_opts *o, char *err, size_t errlen)
@@ -210,6 +221,7 @@ int lg_bench_run(struct lg_bench *b, const struct lg_bench_opts *o, char *err, s
 		return -ENOMEM;
 	}
 	int rc = 0;
+	b->prefill_weight = o->prefill_weight > 0 ? o->prefill_weight : 1;
 	for (size_t i = 0; i < o->n_rates; i++) {
 		if (i && o->cooldown_s > 0) {
 			int64_t until = gops_now_ns() + (int64_t)(o->cooldown_s * 1e9);
@@ -300,6 +312,27 @@ void lg_bench_fill_energy(struct lg_bench *b, const struct lg_energy_ops *ops, v
 			r->energy.valid = false;
 		if (!r->sum.steady_valid || ops->get(ctx, r->steady_window, &r->steady_energy))
 			r->steady_energy.valid = false;
+	}
+	const struct lg_power_series *power = NULL;
+	size_t n_power = 0;
+	if (ops && ops->power && ops->power(ctx, &power, &n_power))
+		power = NULL, n_power = 0;
+	for (size_t i = 0; i < b->n_runs && ops; i++) {
+		struct lg_bench_run *r = &b->runs[i];
+		const struct lg_run *run = &r->run;
+		if (!r->energy.valid || !run->n || isnan(r->sum.duration_s))
+			continue;
+		int64_t t0 = run->rec[run->n_warmup].t_sched;
+		struct lg_attrib_spec as = {
+		    .t0 = t0,
+		    .t1 = t0 + (int64_t)(r->sum.duration_s * 1e9),
+		    .energy_j = r->energy.energy_j,
+		    .dynamic_energy_j = r->energy.dynamic_energy_j,
+		    .power = power,
+		    .n_power = n_power,
+		    .prefill_weight = b->prefill_weight,
+		};
+		lg_attribute(run, &r->sum, &as, &r->attrib); /* invalid when it cannot be done */
 	}
 }
 
@@ -412,6 +445,40 @@ static json_t *energy_json(const struct lg_bench_run *r, bool steady, json_t *in
 	return into;
 }
 
+/* The attribution's figures (null without energy): labelled "attributed", never measured. */
+static void attrib_json(const struct lg_bench_run *r, const struct lg_bench_opts *o, json_t *j)
+{
+	const struct lg_attribution *a = &r->attrib;
+	struct lg_bench_opts plain = *o;
+	plain.npct = 0;
+	bool ok = a->valid;
+	json_object_set_new(j, "attributed_energy_j", ok ? dist_json(&a->dist, &plain) : json_null());
+	json_object_set_new(j, "prefill_energy_j", ok ? num(a->prefill_total_j) : json_null());
+	json_object_set_new(j, "decode_energy_j", ok ? num(a->decode_total_j) : json_null());
+	json_object_set_new(j, "unattributed_energy_j", ok ? num(a->unattributed_j) : json_null());
+	if (!ok) {
+		json_object_set_new(j, "attribution", json_null());
+		return;
+	}
+	bool dyn = !isnan(a->idle_j);
+	json_t *x = json_object();
+	json_object_set_new(x, "label", json_string("attributed"));
+	json_object_set_new(x, "power", json_string(a->power_shape ? "timeline" : "constant"));
+	json_object_set_new(x, "prefill_weight", num(o->prefill_weight > 0 ? o->prefill_weight : 1));
+	json_object_set_new(x, "prefill_step_s", num(a->step_s));
+	json_object_set_new(x, "warmup_energy_j", num(a->warmup_j));
+	json_object_set_new(x, "prefill_energy_per_input_token_j", num(a->prefill_per_input_token_j));
+	json_object_set_new(x, "decode_energy_per_output_token_j", num(a->decode_per_output_token_j));
+	json_object_set_new(x, "idle_energy_j", dyn ? num(a->idle_j) : json_null());
+	json_object_set_new(x, "attributed_dynamic_energy_j",
+	                    dyn ? dist_json(&a->dynamic_dist, &plain) : json_null());
+	json_object_set_new(x, "prefill_dynamic_energy_j", dyn ? num(a->dynamic_prefill_j) : json_null());
+	json_object_set_new(x, "decode_dynamic_energy_j", dyn ? num(a->dynamic_decode_j) : json_null());
+	json_object_set_new(x, "unattributed_dynamic_energy_j",
+	                    dyn ? num(a->dynamic_unattributed_j) : json_null());
+	json_object_set_new(j, "attribution", x);
+}
+
 static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts *o)
 {
 	const struct lg_summary *s = &r->sum;
@@ -456,6 +523,11 @@ static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts
 		json_object_set_new(j, "slo_attainment", num(s->slo_attainment));
 	}
 	json_object_set_new(j, "keeps_up", json_boolean(r->keeps_up));
+	json_object_set_new(j, "queueing",
+	                    json_pack("{s:o,s:o,s:o,s:b}", "ttft_first_quarter_ms",
+	                              num(s->ttft_first_quarter_ms), "ttft_last_quarter_ms",
+	                              num(s->ttft_last_quarter_ms), "ttft_growth_ms_per_s",
+	                              num(s->ttft_growth_ms_per_s), "grows", r->queue_grows));
 	json_object_set_new(j, "client_fell_behind", json_boolean(r->run.client_behind));
 	json_object_set_new(j, "reads_per_response", num(s->reads_per_response));
 	json_object_set_new(j, "connections_opened", json_integer((json_int_t)s->connections_opened));
@@ -464,6 +536,7 @@ static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts
 	json_object_set_new(j, "client_spin_s", num(s->spin_s));
 	json_object_set_new(j, "client_busy_us_per_request", num(s->busy_us_per_request));
 	energy_json(r, false, j);
+	attrib_json(r, o, j);
 	if (s->steady_valid) {
 		json_t *st = json_object();
 		json_object_set_new(st, "window", json_string(r->steady_window));
@@ -472,6 +545,9 @@ static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts
 		json_object_set_new(st, "duration_s", num(s->steady_end_s - s->steady_begin_s));
 		json_object_set_new(st, "arrivals", json_integer((json_int_t)r->steady_arrivals));
 		json_object_set_new(st, "completed", json_integer((json_int_t)s->steady_completed));
+		json_object_set_new(
+		    st, "completion_ratio",
+		    num(r->steady_arrivals ? (double)s->steady_completed / r->steady_arrivals : NAN));
 		json_object_set_new(st, "output_tokens", num(s->steady_output_tokens));
 		energy_json(r, true, st);
 		json_object_set_new(j, "steady_state", st);
@@ -508,8 +584,10 @@ json_t *lg_bench_json(const struct lg_bench *b, const struct lg_bench_opts *o)
 
 void lg_bench_release(struct lg_bench *b)
 {
-	for (size_t i = 0; i < b->n_runs; i++)
+	for (size_t i = 0; i < b->n_runs; i++) {
 		lg_run_release(&b->runs[i].run);
+		lg_attribution_release(&b->runs[i].attrib);
+	}
 	free(b->runs);
 	memset(b, 0, sizeof *b);
 }

@@ -5,6 +5,7 @@
 #ifndef GOPS_LOADGEN_BENCH_H
 #define GOPS_LOADGEN_BENCH_H
 
+#include "loadgen/attrib.h"
 #include "loadgen/client.h"
 #include "loadgen/metrics.h"
 #include "loadgen/schedule.h"
@@ -27,6 +28,9 @@ struct lg_energy_ops {
 	int (*begin)(void *ctx, const char *window, int64_t t_ns);
 	int (*end)(void *ctx, const char *window, int64_t t_ns, double units);
 	int (*get)(void *ctx, const char *window, struct lg_energy_value *out);
+	/* Optional: the power timeline of the summed domains, one series per domain, for the
+	 * per-request attribution (owned by ctx). Without it, power is taken as constant. */
+	int (*power)(void *ctx, const struct lg_power_series **out, size_t *n);
 };
 
 struct lg_rate {
@@ -46,7 +50,9 @@ struct lg_bench_run {
 	struct lg_summary sum;
 	size_t steady_arrivals; /* counted arrivals scheduled inside the steady window */
 	bool keeps_up;          /* completions kept pace with arrivals in the steady window */
+	bool queue_grows;       /* TTFT grew with the arrival time: the server fell behind */
 	struct lg_energy_value energy, steady_energy;
+	struct lg_attribution attrib; /* each request's share of the run's energy */
 };
 
 struct lg_bench_opts {
@@ -75,6 +81,7 @@ struct lg_bench_opts {
 	void (*run_end)(void *ctx, size_t i, const struct lg_bench_run *r);
 	void *run_ctx;
 	volatile sig_atomic_t *stop;
+	double prefill_weight; /* attribution: work of a prompt token against a decoded one (0: 1) */
 };
 
 struct lg_bench {
@@ -85,6 +92,7 @@ struct lg_bench {
 	bool client_behind; /* a run stopped because the client could not keep its schedule */
 	int64_t t_end;      /* the end of the last response of the last run */
 	bool energy_filled;
+	double prefill_weight;
 	char energy_note[256]; /* why energy is missing, "" when it is there */
 };
 

@@ -537,7 +537,6 @@ struct loop {
 	size_t next; /* next arrival to send */
 	size_t active;
 	size_t finished, failed, counted_finished, counted_failed;
-	size_t counted_resolved; /* counted requests that got their first token or ended */
 	int64_t first_completion;
 	bool steady_open, steady_done, started;
 	int64_t last_end;
@@ -554,14 +553,21 @@ static void mark(struct loop *L, enum lg_mark m, int64_t t)
 static void steady_check(struct loop *L, int64_t t_completion)
 {
 	struct lg_run *r = L->run;
+	/* The arrival period ends with the last counted scheduled arrival: from then on the
+	 * server only drains, however long its queue (see docs/SERVE_BENCH.md). */
+	int64_t last_arrival = r->t0 + L->s->offsets[L->s->n - 1];
 	if (!L->steady_open && !L->steady_done && L->started && L->first_completion) {
 		int64_t start = r->t0 + L->s->offsets[L->s->n_warmup];
+		if (L->first_completion >= last_arrival) {
+			L->steady_done = true; /* nothing left before the drain: no plateau */
+			return;
+		}
 		r->steady_begin = L->first_completion > start ? L->first_completion : start;
 		L->steady_open = true;
 		mark(L, LG_MARK_STEADY_BEGIN, r->steady_begin);
 		return; /* the completion that opens the plateau does not also close it */
 	}
-	if (L->steady_open && t_completion && L->counted_resolved == r->n - r->n_warmup) {
+	if (L->steady_open && t_completion && t_completion >= last_arrival) {
 		r->steady_end = t_completion;
 		L->steady_open = false;
 		L->steady_done = true;
@@ -780,8 +786,6 @@ static void complete(struct loop *L, struct slot *s, CURLcode rc)
 	L->finished++;
 	if (counted) {
 		L->counted_finished++;
-		if (r->t_first == 0)
-			L->counted_resolved++; /* ended without a first token */
 		if (r->t_end > L->last_end)
 			L->last_end = r->t_end;
 	}
@@ -1006,7 +1010,6 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 	for (size_t i = 0; i < s->n; i++)
 		run->rec[i].t_sched = run->t0 + s->offsets[i];
 	int64_t next_report = run->t0 + (s->progress_every_ns > 0 ? s->progress_every_ns : 1000000000);
-	size_t first_scan = s->n_warmup;
 	int rc = 0;
 	for (;;) {
 		int64_t now = gops_now_ns();
@@ -1033,12 +1036,6 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 			L.blocked = true;
 		fire_curl_timers(c, gops_now_ns());
 		drain(&L);
-		/* Counted requests whose first token came: they decide when the tail begins. */
-		while (first_scan < L.next && (run->rec[first_scan].t_first || run->rec[first_scan].t_end)) {
-			if (run->rec[first_scan].t_first)
-				L.counted_resolved++;
-			first_scan++;
-		}
 		now = gops_now_ns();
 		if (s->progress && now >= next_report) {
 			report(&L, now);

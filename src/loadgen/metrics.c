@@ -73,6 +73,50 @@ static double tokens_inside(const struct lg_run *run, const struct lg_record *r,
 	return sum;
 }
 
+/* Median TTFT and median scheduled time (s from t0) of the completed counted requests
+ * rec[from, to) in schedule order. */
+static void quarter(const struct lg_record *rec, size_t from, size_t to, int64_t t0, double *buf,
+                    double *ttft_ms, double *t_s)
+{
+	size_t n = 0;
+	for (size_t i = from; i < to; i++)
+		if (rec[i].status == LG_OK)
+			buf[n++] = MS(rec[i].t_first - rec[i].t_sched);
+	gsl_sort(buf, 1, n);
+	*ttft_ms = n ? gsl_stats_median_from_sorted_data(buf, 1, n) : NAN;
+	n = 0;
+	for (size_t i = from; i < to; i++)
+		if (rec[i].status == LG_OK)
+			buf[n++] = (double)(rec[i].t_sched - t0) / 1e9;
+	*t_s = n ? gsl_stats_median_from_sorted_data(buf, 1, n) : NAN; /* already in order */
+}
+
+/* A queue that grows while requests still arrive shows as TTFT growing with the arrival
+ * time: compare the first and last quarter of the completed requests. */
+static void ttft_trend(const struct lg_record *rec, size_t n, size_t completed, struct lg_summary *s)
+{
+	s->ttft_first_quarter_ms = s->ttft_last_quarter_ms = s->ttft_growth_ms_per_s = NAN;
+	double *buf = completed >= LG_TREND_MIN ? malloc(completed * sizeof *buf) : NULL;
+	if (!buf)
+		return;
+	/* The indices where the first quarter of completed requests ends and the last begins. */
+	size_t q = completed / 4, seen = 0, end_first = 0, begin_last = n;
+	for (size_t i = 0; i < n; i++)
+		if (rec[i].status == LG_OK) {
+			seen++;
+			if (seen == q)
+				end_first = i + 1;
+			if (seen == completed - q + 1)
+				begin_last = i;
+		}
+	double t_a, t_b;
+	quarter(rec, 0, end_first, rec[0].t_sched, buf, &s->ttft_first_quarter_ms, &t_a);
+	quarter(rec, begin_last, n, rec[0].t_sched, buf, &s->ttft_last_quarter_ms, &t_b);
+	if (t_b > t_a)
+		s->ttft_growth_ms_per_s = (s->ttft_last_quarter_ms - s->ttft_first_quarter_ms) / (t_b - t_a);
+	free(buf);
+}
+
 int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, const struct lg_slo *slo,
                  struct lg_summary *s)
 {
@@ -152,6 +196,7 @@ int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, cons
 	s->output_token_throughput = s->duration_s > 0 ? s->total_output_tokens / s->duration_s : NAN;
 	s->goodput = slo_on && s->duration_s > 0 ? s->good / s->duration_s : NAN;
 	s->slo_attainment = slo_on && s->sent ? (double)s->good / s->sent : NAN;
+	ttft_trend(rec, n, s->completed, s);
 	lg_dist_compute(&s->ttft, ttft, nt, pcts, npct);
 	lg_dist_compute(&s->tpot, tpot, np, pcts, npct);
 	lg_dist_compute(&s->e2el, e2el, nt, pcts, npct);

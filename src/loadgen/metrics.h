@@ -11,6 +11,7 @@
 
 #define LG_MAX_PCT     8
 #define LG_MAX_REASONS 16
+#define LG_TREND_MIN   20
 
 /* A distribution in milliseconds; NAN fields when it has no value. */
 struct lg_dist {
@@ -54,8 +55,12 @@ struct lg_summary {
 	double steady_begin_s, steady_end_s; /* from the first scheduled arrival */
 	size_t steady_completed;             /* counted requests that ended inside it */
 	double steady_output_tokens;         /* tokens streamed inside it */
-	double reads_per_response;           /* mean reads of a completed response */
-	size_t connections_opened;           /* requests that needed a new connection */
+	/* Queueing over the arrival period: median TTFT of the first and last quarter of the
+	 * completed counted requests (in schedule order), and its growth per second of schedule
+	 * between the two; NAN with fewer than LG_TREND_MIN completed. */
+	double ttft_first_quarter_ms, ttft_last_quarter_ms, ttft_growth_ms_per_s;
+	double reads_per_response; /* mean reads of a completed response */
+	size_t connections_opened; /* requests that needed a new connection */
 	double cpu_s, cpu_us_per_request;
 	double spin_s, busy_us_per_request; /* polling for a close arrival; the CPU time without it */
 };

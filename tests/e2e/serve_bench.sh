@@ -173,4 +173,70 @@ check "idle-closing server: closed connections were replaced" \
 	test "$(jget "$SCRATCH/ic.json" runs.0.connections_opened)" -ge 20
 check "idle-closing server: under 10,000 us of client CPU per request" \
 	awk -v c="$(jget "$SCRATCH/ic.json" runs.0.client_cpu_us_per_request)" 'BEGIN { exit !(c < 10000) }'
+# 11. An overloaded server: at most 4 responses at once (16 tokens 10 ms apart: about 23 req/s
+# at most). At 10 req/s it keeps up; at 80 req/s it cannot, and the sweep must say so: the
+# steady window ends at the first completion after the last arrival, not at the end of the
+# drain, and the queueing delay (TTFT) grows over the arrival period.
+start_mock overload --ttft-ms 20 --gap-ms 10 --tokens 16 --max-batch 4
+sb --base-url "http://127.0.0.1:$PORT" --rate 10,80 --num-requests 40 --output-len 16 --no-energy --seed 2 \
+	--json "$SCRATCH/ov.json" 2>"$SCRATCH/ov.err"
+eq "overloaded server: run exits 0" "$?" 0
+eq "overloaded server: 10 req/s keeps up" "$(jget "$SCRATCH/ov.json" runs.0.keeps_up)" True
+eq "overloaded server: 80 req/s does not keep up" "$(jget "$SCRATCH/ov.json" runs.1.keeps_up)" False
+eq "overloaded server: its queueing delay grows" "$(jget "$SCRATCH/ov.json" runs.1.queueing.grows)" True
+check "overloaded server: completions in the steady window are under 60% of its arrivals" \
+	awk -v r="$(jget "$SCRATCH/ov.json" runs.1.steady_state.completion_ratio)" 'BEGIN { exit !(r < 0.6) }'
+check "overloaded server: the steady window ends before the drain (under half the run)" \
+	awk -v e="$(jget "$SCRATCH/ov.json" runs.1.steady_state.end_s)" -v d="$(jget "$SCRATCH/ov.json" runs.1.duration_s)" \
+	'BEGIN { exit !(e < d / 2) }'
+eq "overloaded server: saturation at 80 req/s" "$(jget "$SCRATCH/ov.json" saturation.throughput_saturated_at_rate)" 80.0
+contains "overloaded server: said on stderr" "$SCRATCH/ov.err" "completions fall behind arrivals from 80 req/s"
+# 12. Energy of each request, on the fake NVML (a constant 60 W here) and the mock with known
+# token timing: 20 requests sent at once, every response streamed over 2 s after a 100 ms
+# TTFT; class A has 200-word prompts and 33 tokens, class B 50-word prompts and 17 tokens.
+# The attribution adds up to the run's energy exactly (and its dynamic part, with 20 W of
+# idle, to the dynamic energy), and, in flight together, A decodes twice B's tokens in the
+# same time and prefills four times B's prompt: twice and four times the energy.
+. "$(dirname "$0")/fake_nvml.sh"
+fake_nvml_setup
+python3 -c '
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10):
+        f.write(json.dumps({"prompt": " ".join(["w"] * 200), "output_len": 33}) + "\n")
+        f.write(json.dumps({"prompt": " ".join(["w"] * 50), "output_len": 17}) + "\n")
+' "$SCRATCH/classes.jsonl"
+start_mock attrib --ttft-ms 100 --stream-ms 2000
+sb --base-url "http://127.0.0.1:$PORT" --rate inf --num-requests 20 --dataset "$SCRATCH/classes.jsonl" \
+	--sources nvml --idle 20 --json "$SCRATCH/at.json" --requests "$SCRATCH/at.csv" 2>"$SCRATCH/at.err"
+eq "attribution: run exits 0" "$?" 0
+eq "attribution: labelled attributed" "$(jget "$SCRATCH/at.json" runs.0.attribution.label)" attributed
+eq "attribution: shaped by the power timeline" "$(jget "$SCRATCH/at.json" runs.0.attribution.power)" timeline
+eq "attribution: a distribution over the 20 requests" "$(jget "$SCRATCH/at.json" runs.0.attributed_energy_j.n)" 20
+python3 - "$SCRATCH/at.json" "$SCRATCH/at.csv" >"$SCRATCH/at.check" <<'PY'
+import csv, json, statistics, sys
+r = json.load(open(sys.argv[1]))["runs"][0]
+rows = list(csv.DictReader(open(sys.argv[2])))
+a = r["attribution"]
+total = sum(float(x["energy_j"]) for x in rows)
+parts = sum(float(x["prefill_energy_j"]) + float(x["decode_energy_j"]) for x in rows)
+dyn = a["attributed_dynamic_energy_j"]["mean"] * 20 + a["unattributed_dynamic_energy_j"]
+print("sum %.12g" % ((total + r["unattributed_energy_j"]) / r["energy_j"]))
+print("parts %.12g" % (parts / total))
+print("totals %.12g" % ((r["prefill_energy_j"] + r["decode_energy_j"]) / total))
+print("dynamic %.12g" % (dyn / r["dynamic_energy_j"]))
+print("idle %.12g" % ((a["idle_energy_j"] + r["dynamic_energy_j"]) / r["energy_j"]))
+med = lambda n, k: statistics.median(float(x[k]) for x in rows if x["output_tokens"] == n)
+print("decode %.6f" % (med("33", "decode_energy_j") / med("17", "decode_energy_j")))
+print("prefill %.6f" % (med("33", "prefill_energy_j") / med("17", "prefill_energy_j")))
+PY
+got() { awk -v k="$1" '$1 == k {print $2}' "$SCRATCH/at.check"; }
+near "attribution: requests + unattributed = the run's energy" "$(got sum)" 1 1e-9
+near "attribution: prefill + decode = each request's energy" "$(got parts)" 1 1e-9
+near "attribution: the prefill and decode totals add up" "$(got totals)" 1 1e-9
+near "attribution: dynamic shares + unattributed = the run's dynamic energy" "$(got dynamic)" 1 1e-9
+near "attribution: idle + dynamic = the run's energy" "$(got idle)" 1 1e-9
+near "attribution: twice the tokens decoded in the same time, twice the decode energy" "$(got decode)" 2 0.1
+near "attribution: four times the prompt, four times the prefill energy" "$(got prefill)" 4 0.3
+unset GREENOPS_NVML_LIBRARY FAKE_NVML_SCRIPT
 done_testing

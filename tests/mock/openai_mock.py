@@ -21,6 +21,9 @@ def make_parser(description, log_help):
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--ttft-ms", type=float, default=40.0, help="time to the first token")
     p.add_argument("--gap-ms", type=float, default=10.0, help="gap between tokens")
+    p.add_argument("--stream-ms", type=float, default=0,
+                   help="stream every response over this long after its first token, whatever its "
+                        "length (the gap is stream-ms / (tokens - 1)); 0: use --gap-ms")
     p.add_argument("--tokens", type=int, default=0,
                    help="tokens per response (0: the request's max_tokens, else 16)")
     p.add_argument("--fail-every", type=int, default=0, help="every Nth request fails")
@@ -32,6 +35,9 @@ def make_parser(description, log_help):
     p.add_argument("--comments", action="store_true", help="send ': ping' comment lines")
     p.add_argument("--idle-close-ms", type=float, default=0,
                    help="close a kept-alive connection idle this long (as uvicorn's keep-alive timeout)")
+    p.add_argument("--max-batch", type=int, default=0,
+                   help="stream at most this many responses at once; the others wait, as in an "
+                        "overloaded server's queue (0: no limit)")
     p.add_argument("--log", help=log_help)
     return p
 
@@ -78,6 +84,7 @@ async def completion(a, body, path, nth, nl):
     ntok = a.tokens or int(req.get("max_tokens") or 16)
     usage = not a.no_usage and (req.get("stream_options") or {}).get("include_usage")
     prompt_tokens = count_words(req)
+    gap_ms = a.stream_ms / max(1, ntok - 1) if a.stream_ms > 0 else a.gap_ms
     loop = asyncio.get_running_loop()
     start = loop.time()
     if not req.get("stream"):
@@ -100,7 +107,7 @@ async def completion(a, body, path, nth, nl):
         # The first token TTFT after the request, token i at first + i * gap: timer
         # lateness only ever adds to TTFT, and does not accumulate over the tokens, so
         # TPOT is the gap plus the last token's lateness / (n - 1).
-        deadline = start + a.ttft_ms / 1000 if first is None else first + i * a.gap_ms / 1000
+        deadline = start + a.ttft_ms / 1000 if first is None else first + i * gap_ms / 1000
         delay = deadline - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -134,6 +141,7 @@ class Handler:
         self.a = args
         self.nl = b"\r\n" if args.crlf else b"\n"
         self.log = open(args.log, "a", buffering=1) if args.log else None
+        self.batch = None  # the --max-batch semaphore, made inside the event loop
 
     async def serve(self, reader, writer):
         try:
@@ -187,6 +195,14 @@ class Handler:
         nth = STATE["count"]
         if self.log:
             self.log.write("%.6f\n" % t0)
+        if self.a.max_batch > 0:
+            if self.batch is None:
+                self.batch = asyncio.Semaphore(self.a.max_batch)
+            async with self.batch:
+                return await self.respond(body, path, nth, writer)
+        return await self.respond(body, path, nth, writer)
+
+    async def respond(self, body, path, nth, writer):
         async for kind, v in completion(self.a, body, path, nth, self.nl):
             if kind == "json":
                 self.plain(writer, *v)

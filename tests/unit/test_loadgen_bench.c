@@ -68,7 +68,7 @@ static int f_get(void *ctx, const char *w, struct lg_energy_value *out)
 	return -ENOENT;
 }
 
-static const struct lg_energy_ops fake_ops = {f_begin, f_end, f_get};
+static const struct lg_energy_ops fake_ops = {f_begin, f_end, f_get, NULL};
 
 static void add_run(struct lg_bench *b, double rate, size_t completed, long long tokens, bool keeps_up)
 {
