@@ -7,9 +7,10 @@ pkgs="build-essential pkg-config python3 python3-h2
 libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpowercap-dev
 libcmocka-dev clang-format libslurm-dev"
-# What the end-to-end tests start: a one-node Slurm and a Prometheus. GREENOPS_DEPS=build
-# (the container image's build stage) leaves them out.
-[ "${GREENOPS_DEPS:-}" = build ] || pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus"
+# What the end-to-end tests start: a one-node Slurm, a Prometheus, and the reference LLM
+# server's HTTP side (aiohttp). GREENOPS_DEPS=build (the container image's build stage)
+# leaves them out.
+[ "${GREENOPS_DEPS:-}" = build ] || pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp"
 
 missing=""
 for p in $pkgs; do
