@@ -8,9 +8,13 @@
 
 Under `greenops run`, lines go to the control socket named in $GREENOPS_CONTROL, stamped
 with this process's CLOCK_MONOTONIC time (the clock greenops uses), so the moment of a
-window edge is the moment the call was made. Lines are sent in small batches (at most 64
-lines or 100 ms apart, and at exit; `flush()` sends at once): a loop marking thousands of
-windows a second then costs greenops a few wake-ups a second instead of one per line. Outside greenops every call is a no-op and
+window edge is the moment the call was made. An edge is sent at once when none was sent in
+the last 100 ms, and so is the end of a window that lasted a second or more: greenops reads
+the GPU's energy counter around such edges, and the update before the edge can only be read
+until the next one (100 ms on NVIDIA GPUs). Faster lines go in small batches (at most 64
+lines, or 100 ms, then a background flush; at exit; `flush()` sends at once): a loop marking
+thousands of windows a second then costs greenops a few wake-ups a second instead of one per
+line. Outside greenops every call is a no-op and
 one warning is printed. For GPU work, synchronise the device at window edges (the
 `sync` argument takes a callable such as torch.cuda.synchronize), or the window measures
 when kernels were queued rather than when they ran.
@@ -77,8 +81,34 @@ def _flush_locked():
             print(f"greenops: control socket failed: {e}", file=sys.stderr)
 
 
+_last_flush = 0.0
+_flusher = None
+_flusher_pid = None
+_wake = threading.Condition(_lock)
+_opened = {}  # window name -> begin times (monotonic s) of its open windows
+
+
+def _flusher_main():
+    with _lock:
+        while True:
+            if _buf:
+                due = _buf_since + _MAX_AGE_S - time.monotonic()
+                if due <= 0:
+                    _flush_now_locked()
+                    continue
+                _wake.wait(due)
+            else:
+                _wake.wait()
+
+
+def _flush_now_locked():
+    global _last_flush
+    _last_flush = time.monotonic()
+    _flush_locked()
+
+
 def _send(line, now=False):
-    global _buf_since
+    global _buf_since, _flusher, _flusher_pid
     with _lock:
         if _connect() is None:
             return False
@@ -86,8 +116,15 @@ def _send(line, now=False):
         if not _buf:
             _buf_since = t
         _buf.append(line + "\n")
-        if now or len(_buf) >= _MAX_LINES or t - _buf_since >= _MAX_AGE_S:
-            _flush_locked()
+        if now or len(_buf) >= _MAX_LINES or t - _last_flush >= _MAX_AGE_S:
+            _flush_now_locked()
+        elif _flusher is None or _flusher_pid != os.getpid():
+            # Nothing waits longer than _MAX_AGE_S for the next call.
+            _flusher = threading.Thread(target=_flusher_main, name="greenops-flush", daemon=True)
+            _flusher_pid = os.getpid()
+            _flusher.start()
+        else:
+            _wake.notify()
         return True
 
 
@@ -115,13 +152,20 @@ def active():
 def begin(name, sync=None):
     if sync:
         sync()
-    _send(f"begin {_check_name(name)} {time.monotonic_ns()}")
+    name = _check_name(name)
+    t = time.monotonic_ns()
+    _opened.setdefault(name, []).append(t / 1e9)
+    _send(f"begin {name} {t}")
 
 
 def end(name, sync=None):
     if sync:
         sync()
-    _send(f"end {_check_name(name)} {time.monotonic_ns()}")
+    name = _check_name(name)
+    t = time.monotonic_ns()
+    began = _opened.get(name) or [t / 1e9]
+    long_window = t / 1e9 - began.pop() >= 1.0
+    _send(f"end {name} {t}", now=long_window)
 
 
 def units(n, name=None):

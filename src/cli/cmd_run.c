@@ -42,6 +42,8 @@ const char usage_run[] =
     "  --model FILE.onnx    tag the run with the model's MACs and parameters\n"
     "  --db PATH | --no-db  results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
     "  --samples            store every power sample in the database\n"
+    "  --min-duration S     run COMMAND again and again until S seconds are covered; report\n"
+    "                       energy per repetition (for commands too short for any sensor)\n"
     "  -q, --quiet          no summary\n"
     "\n"
     "A child marks phases through the socket in $GREENOPS_CONTROL: lines `begin NAME`, `end NAME`,\n"
@@ -59,7 +61,8 @@ enum {
 	OPT_PUE,
 	OPT_PRICE,
 	OPT_MODEL,
-	OPT_PLOT
+	OPT_PLOT,
+	OPT_MIN_DURATION
 };
 
 static volatile sig_atomic_t child_pid;
@@ -131,6 +134,57 @@ static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
+/* --min-duration: the command again, back to back, each run a window named "repetition",
+ * until the span covers the duration, the command fails or a signal came. Returns the end of
+ * the last repetition; *ws is the last wait status. */
+static int64_t repeat(struct run_output *out, gops_monitor *m, char **argv, struct gops_control *ctl,
+                      int64_t t_begin, int64_t t_end, double min_duration, int *ws)
+{
+	const char *control = ctl ? gops_control_path(ctl) : NULL;
+	gops_monitor_begin_window(m, "repetition", t_begin);
+	gops_monitor_end_window(m, "repetition", t_end);
+	out->repetitions = 1;
+	while (WIFEXITED(*ws) && WEXITSTATUS(*ws) == 0 && !pending_sig &&
+	       (double)(t_end - t_begin) / 1e9 < min_duration) {
+		int go[2], ep[2];
+		if (pipe2(go, O_CLOEXEC) < 0)
+			break;
+		if (pipe2(ep, O_CLOEXEC) < 0) {
+			close(go[0]), close(go[1]);
+			break;
+		}
+		int64_t t0 = gops_now_ns();
+		pid_t pid = spawn(argv, control, go[0], ep[1]);
+		close(go[0]), close(ep[1]);
+		if (pid > 0) {
+			child_pid = pid;
+			gops_monitor_begin_window(m, "repetition", t0);
+			ssize_t w;
+			do
+				w = write(go[1], "g", 1);
+			while (w < 0 && errno == EINTR);
+		}
+		close(go[1]);
+		int e;
+		ssize_t r;
+		do
+			r = read(ep[0], &e, sizeof e);
+		while (r < 0 && errno == EINTR);
+		close(ep[0]);
+		if (pid < 0)
+			break;
+		while (waitpid(pid, ws, 0) < 0 && errno == EINTR)
+			;
+		t_end = gops_now_ns();
+		child_pid = 0;
+		gops_monitor_end_window(m, "repetition", t_end);
+		out->repetitions++;
+		if (r == (ssize_t)sizeof e)
+			break; /* it could not be run this time: its status (126/127) ends the run */
+	}
+	return t_end;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -147,6 +201,7 @@ int cmd_run(int argc, char **argv)
 	    {"pue", required_argument, NULL, OPT_PUE},
 	    {"price", required_argument, NULL, OPT_PRICE},
 	    {"model", required_argument, NULL, OPT_MODEL},
+	    {"min-duration", required_argument, NULL, OPT_MIN_DURATION},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -154,7 +209,7 @@ int cmd_run(int argc, char **argv)
 	run_output_init(&out);
 	struct gops_options o;
 	gops_options_init(&o);
-	double units = NAN;
+	double units = NAN, min_duration = 0;
 	const char *tags[64];
 	size_t n_tags = 0;
 	int c;
@@ -211,6 +266,10 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_MODEL:
 			out.model_path = optarg;
+			break;
+		case OPT_MIN_DURATION:
+			if (!parse_double("run", "min-duration", optarg, 0.001, 1e7, &min_duration))
+				return 2;
 			break;
 		case 'q':
 			out.quiet = true;
@@ -295,6 +354,8 @@ int cmd_run(int argc, char **argv)
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	int64_t t_exit = gops_now_ns();
+	if (min_duration > 0 && r != (ssize_t)sizeof exec_errno)
+		t_exit = repeat(&out, m, child_argv, ctl, t_go, t_exit, min_duration, &ws);
 	out.cpu_span_s = run_output_self_cpu() - cpu_go;
 	child_pid = 0;
 	if (r == (ssize_t)sizeof exec_errno) {

@@ -194,6 +194,18 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 	json_object_set_new(obj, "greenops_cpu_span_s", gops_json_num(o->cpu_span_s));
 	json_object_set_new(obj, "greenops_cpu_share",
 	                    r->duration_s > 0 ? gops_json_num(o->cpu_span_s / r->duration_s) : json_null());
+	if (o->repetitions) {
+		double e, u;
+		run_output_per_repetition(r, o->repetitions, &e, &u);
+		json_t *rep = json_object();
+		json_object_set_new(rep, "count", json_integer(o->repetitions));
+		json_object_set_new(rep, "duration_s", gops_json_num(r->duration_s / o->repetitions));
+		json_object_set_new(rep, "energy_j", gops_json_num(e));
+		json_object_set_new(rep, "uncertainty_j", gops_json_num(u));
+		json_object_set_new(rep, "interval_j",
+		                    json_pack("[oo]", gops_json_num(e - u), gops_json_num(e + u)));
+		json_object_set_new(obj, "repetitions", rep);
+	}
 	if (o->run_id > 0)
 		json_object_set_new(obj, "run_id", json_integer(o->run_id));
 	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -280,8 +292,23 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		                        .pue = o->pue,
 		                        .price_per_kwh = o->price};
 		summary_print(stderr, r, &c);
+		if (o->repetitions) {
+			double e, u;
+			run_output_per_repetition(r, o->repetitions, &e, &u);
+			fprintf(stderr, "  %u repetitions over %.3f s: %.4f J ± %.4f J per repetition\n",
+			        o->repetitions, r->duration_s, e, u);
+		}
 	}
 	return rc;
+}
+
+/* The repetitions ran back to back inside one span, so their mean energy is the span's
+ * energy over their count, and so is its uncertainty: the edges, which dominate a short
+ * command, are paid once for all of them. */
+void run_output_per_repetition(const struct gops_result *r, unsigned n, double *energy_j, double *unc_j)
+{
+	*energy_j = n ? r->energy_j / n : NAN;
+	*unc_j = n ? r->uncertainty_j / n : NAN;
 }
 
 void run_output_release(struct run_output *o)

@@ -16,8 +16,9 @@ struct run_output {
 	const char *verb;
 	const char *const *tag_kv; /* --tag KEY=VALUE as given */
 	size_t n_tag_kv;
-	double units;      /* --units, NAN none */
-	double cpu_span_s; /* greenops's own CPU time while the child ran, NAN unknown */
+	double units;         /* --units, NAN none */
+	double cpu_span_s;    /* greenops's own CPU time while the child ran, NAN unknown */
+	unsigned repetitions; /* --min-duration: times the command ran (0: option not given) */
 	/* private */
 	const struct gops_options *opts;
 	void *db;
@@ -44,5 +45,7 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
  * itself returns (127 not found, 126 found but not executable). */
 void run_output_abandon(struct run_output *o, int exit_status);
 void run_output_release(struct run_output *o);
+/* --min-duration: energy per repetition and its uncertainty (the span's, shared out). */
+void run_output_per_repetition(const struct gops_result *r, unsigned n, double *energy_j, double *unc_j);
 
 #endif

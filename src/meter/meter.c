@@ -136,9 +136,12 @@ double meter_energy_at(const struct dom_state *d, int64_t t)
 	return ja + (jb - ja) * integral(d, a->t_ns, t) / w;
 }
 
-/* Error of placing the edge t inside its anchor interval: the power shape is trusted to
- * about 5% (instant power vs counter, measured on an H100: DESIGN.md), applied to the smaller
- * side of the split, plus the linear-interpolation error of the power samples around t. */
+/* Error of placing the edge t inside its anchor interval. The counter gives the interval's
+ * energy; instant power splits it. Where instant power misreads one side of the edge (a bursty
+ * load aliases it), the split is off by the interval's measured disagreement between counter
+ * and integral, in proportion to the larger side; where both sides are read alike, the shape
+ * is trusted to 5% (instant power vs counter under steady load, DESIGN.md) of the smaller
+ * side. Plus the placement of a power step near t within the samples' reach. */
 static double edge_uncertainty(const struct dom_state *d, int64_t t)
 {
 	size_t na = series_len(&d->anchors), np = series_len(&d->power);
@@ -150,9 +153,10 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 		long k = find_power(d, np, t);
 		size_t lo = k < 0 ? 0 : (size_t)k, hi = lo + 1 < np ? lo + 1 : lo;
 		int64_t reach = ps(d, hi)->t_ns - ps(d, lo)->t_ns;
-		int64_t per =
-		    (int64_t)((d->measured_period_s > 0 ? d->measured_period_s : d->info.update_period_s) *
-		              1e9);
+		int64_t per = (int64_t)((d->measured_period_s > 0      ? d->measured_period_s
+		                         : d->info.update_period_s > 0 ? d->info.update_period_s
+		                                                       : d->prior_period_s) *
+		                        1e9);
 		if (per > reach)
 			reach = per;
 		while (lo > 0 && t - ps(d, lo)->t_ns < reach)
@@ -190,7 +194,20 @@ static double edge_uncertainty(const struct dom_state *d, int64_t t)
 	double timing = (1 - frac) * pa * a->t_unc_ns * NS + frac * pb * b->t_unc_ns * NS;
 	if (np < 2) /* linear interpolation between counter readings: exact for cheap counters */
 		return u + timing;
-	return u + 0.05 * (left < right ? left : right) + timing;
+	double li = integral(d, a->t_ns, t), ri = integral(d, t, b->t_ns), in = li + ri;
+	double de = b->joules - a->joules;
+	double spread = in > 1e-9 ? fabs(de - in) * (li > ri ? li : ri) / in : 0;
+	double split = u + 0.05 * (left < right ? left : right) + spread;
+	/* Whatever the shape, neither side can hold more than the highest plausible power times
+	 * its length: an edge read right after an update is pinned by that alone. */
+	if (d->info.max_power_w > 0) {
+		double pmax = 1.5 * d->info.max_power_w;
+		double lo = fmax(0, de - pmax * (double)(b->t_ns - t) * NS);
+		double hi = fmin(de, pmax * (double)(t - a->t_ns) * NS);
+		if (lo <= hi && fmax(fabs(left - lo), fabs(hi - left)) < split)
+			split = fmax(fabs(left - lo), fabs(hi - left));
+	}
+	return split + timing;
 }
 
 #define add_warning(r, ...) gops_strv_pushf(&(r)->warnings, &(r)->n_warnings, __VA_ARGS__)
@@ -434,6 +451,37 @@ static double peak_power(const struct dom_state *d, int64_t t0, int64_t t1)
 	return peak;
 }
 
+/* Where instant power and the counter disagree by more than a few percent over a stretch of a
+ * second or more inside [t0, t1], say so: the load is bursty (instant power aliases it), the
+ * energy follows the counter, and windows there need counter readings at their edges. */
+static void warn_disagreement(const struct gops_monitor *m, const struct dom_state *d, int64_t t0, int64_t t1,
+                              struct gops_domain_result *out)
+{
+	size_t na = series_len(&d->anchors);
+	long i = find_anchor(d, na, t0);
+	size_t a = i < 0 ? 0 : (size_t)i;
+	double worst = 0;
+	int64_t w0 = 0, w1 = 0;
+	for (size_t b = a + 1; b < na && an(d, a)->t_ns < t1; b++) {
+		if (an(d, b)->t_ns - an(d, a)->t_ns < 1000000000LL && b + 1 < na)
+			continue;
+		double in = integral(d, an(d, a)->t_ns, an(d, b)->t_ns),
+		       de = an(d, b)->joules - an(d, a)->joules;
+		if (in > 0 && de > 0 && an(d, b)->t_ns - an(d, a)->t_ns >= 1000000000LL &&
+		    fabs((de - in) / in) > fabs(worst)) {
+			worst = (de - in) / in;
+			w0 = an(d, a)->t_ns, w1 = an(d, b)->t_ns;
+		}
+		a = b;
+	}
+	if (fabs(worst) > 0.05)
+		add_warning(out,
+		            "%s: instant power and the energy counter disagree by %+.1f%% between %.1f s and "
+		            "%.1f s (a bursty load makes instant power alias): energy follows the counter",
+		            d->info.name, 100 * worst, (double)(w0 - m->t_start) * NS,
+		            (double)(w1 - m->t_start) * NS);
+}
+
 void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t1,
                   struct gops_domain_result *out)
 {
@@ -444,6 +492,8 @@ void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t
 	gops_strlcpy(out->kind, gops_kind_name(d->info.kind), sizeof out->kind);
 	gops_strlcpy(out->label, d->info.label, sizeof out->label);
 	out->update_period_s = d->measured_period_s > 0 ? d->measured_period_s : d->info.update_period_s;
+	if (out->update_period_s <= 0)
+		out->update_period_s = d->prior_period_s;
 	out->idle_power_w = m->idle_w ? m->idle_w[di] : NAN;
 	out->dynamic_energy_j = out->energy_j = out->avg_power_w = out->peak_power_w = NAN;
 	out->integrated_energy_j = out->uncertainty_j = NAN;
@@ -491,6 +541,8 @@ void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t
 
 	for (size_t i = 0; i < d->info.n_notes; i++)
 		add_warning(out, "%s", d->info.notes[i]);
+	if (out->method == GOPS_METHOD_COUNTER && np >= 2)
+		warn_disagreement(m, d, t0, t1, out);
 	if (d->read_errors)
 		add_warning(out, "%u failed reads (%s)", d->read_errors, d->last_error);
 	double per = out->update_period_s;
@@ -512,6 +564,24 @@ static void check_stuck(const struct dom_state *d, struct gops_domain_result *r,
 		add_warning(r, "the energy counter did not move over %.3f s: treated as unavailable",
 		            (double)(t1 - t0) * NS);
 	}
+}
+
+/* A slow counter's window edge should sit inside one update period between two readings;
+ * returns the first edge that does not (-1 none). */
+static int64_t unread_edge(const struct dom_state *d, int64_t t0, int64_t t1)
+{
+	double per = d->measured_period_s > 0 ? d->measured_period_s : d->prior_period_s;
+	size_t na = series_len(&d->anchors);
+	if (!d->info.energy_expensive || per <= 0 || na < 2)
+		return -1;
+	int64_t edges[2] = {t0, t1};
+	for (int i = 0; i < 2; i++) {
+		long k = find_anchor(d, na, edges[i]);
+		if (k < 0 || (size_t)k + 1 >= na ||
+		    an(d, (size_t)k + 1)->t_ns - an(d, (size_t)k)->t_ns > (int64_t)(1.5 * per * 1e9))
+			return edges[i];
+	}
+	return -1;
 }
 
 static bool measured(const struct gops_domain_result *r)
@@ -681,6 +751,35 @@ int meter_compute(struct gops_monitor *m)
 		if (o->open) {
 			gops_strv_pushf(&warn, &nw,
 			                "window '%s' was never ended: closed at the end of the run", o->name);
+		}
+		if (w->spread) {
+			if (w->spread_gap_ns > 0)
+				gops_strv_pushf(
+				    &warn, &nw,
+				    "no counter readings at the edges of '%s': windows of that name begin "
+				    "every %.3f s, faster than the budget for counter reads (%.0f%% of a "
+				    "core) allows; energy is spread by instant power between readings and "
+				    "the uncertainty includes their measured disagreement",
+				    o->name, (double)w->spread_gap_ns * NS, 100 * m->edge_share);
+			else
+				gops_strv_pushf(
+				    &warn, &nw,
+				    "no counter readings at the edges of '%s': the budget for counter reads "
+				    "(%.0f%% of a core) was spent; energy is spread by instant power between "
+				    "readings and the uncertainty includes their measured disagreement",
+				    o->name, 100 * m->edge_share);
+		}
+		for (size_t k = 0; !w->spread && k < m->n_dom; k++) {
+			int64_t late = unread_edge(&m->dom[k], b, e);
+			if (late >= 0 && o->domains[k].method == GOPS_METHOD_COUNTER) {
+				gops_strv_pushf(
+				    &warn, &nw,
+				    "the counter readings around the edge at %.3f s came late (a busy "
+				    "machine?): %s's energy there is spread by instant power, and the "
+				    "uncertainty says how far",
+				    (double)(late - t0) * NS, m->dom[k].info.name);
+				break;
+			}
 		}
 		if (w->begin_ns < t0 || (w->end_ns && w->end_ns > t1)) {
 			gops_strv_pushf(&warn, &nw, "window '%s' reaches outside the measured span: clipped",

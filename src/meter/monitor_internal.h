@@ -15,6 +15,10 @@ struct window {
 	char *name;
 	int64_t begin_ns, end_ns; /* end 0 while open */
 	double units;             /* NAN until given */
+	/* Edges without counter readings of their own (energy spread by instant power there):
+	 * windows of this name come faster than the read budget allows, or it ran out. */
+	bool spread;
+	int64_t spread_gap_ns; /* the gap to the previous window of the name (0: budget spent) */
 };
 
 struct gops_monitor {
@@ -37,6 +41,12 @@ struct gops_monitor {
 
 	struct window *win;
 	size_t n_win, cap_win;
+	unsigned n_open; /* windows begun and not ended */
+	/* Counter reads at window edges: a CPU budget (share of a core) as a token bucket. */
+	double edge_share;
+	int64_t edge_cost_ns; /* CPU of one edge's reads on every slow counter */
+	double edge_tokens_ns;
+	int64_t edge_refill_ns;
 	struct gops_tag *tags;
 	size_t n_tags, cap_tags;
 	double run_units;

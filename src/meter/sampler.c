@@ -3,6 +3,7 @@
  * per read) are read only at span edges and every anchor period, and at the edges we wait
  * for the counter's next update so the edge is known to a few milliseconds. */
 #include "meter/sampler.h"
+#include "meter/phase.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -12,20 +13,25 @@
 #include <string.h>
 #include <time.h>
 
-#define MS 1000000LL
+#define MS               1000000LL
+#define DATED_MARGIN     (8 * MS) /* a read dated by the grid keeps this far from any update */
+#define NOMINAL_PERIOD_S 0.1      /* NVML's counter on every GPU measured so far (DESIGN.md) */
+#define BURSTY           0.05     /* instant power and counter disagreeing by more: bursty */
+#define BURSTY_ANCHOR_NS (2000LL * MS)
 
 static double period_s(const struct dom_state *d)
 {
 	if (d->measured_period_s > 0)
 		return d->measured_period_s;
-	return d->info.update_period_s;
+	if (d->info.update_period_s > 0)
+		return d->info.update_period_s;
+	return d->prior_period_s;
 }
 
 /* A series that cannot grow (weeks of samples, or no memory) ends the domain's span there,
  * visibly, rather than freezing its figures. */
-static void store_full(struct sampler *m, struct dom_state *d, int64_t t)
+static void store_full(struct dom_state *d, int64_t t)
 {
-	(void)m;
 	if (d->lost_at_ns)
 		return;
 	d->lost_at_ns = t;
@@ -35,20 +41,71 @@ static void store_full(struct sampler *m, struct dom_state *d, int64_t t)
 	                 series_len(&d->power), series_len(&d->anchors));
 }
 
+/* The integral of instant power from the series' first sample to t, linear in the running sum
+ * between the samples around t: close enough to tell a bursty load (a disagreement of 5% over
+ * a second or more) without the meter's exact trapezoids. */
+static double cum_near(const struct dom_state *d, size_t n, int64_t t)
+{
+	size_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
+		if (((const struct power_sample *)series_at(&d->power, mid))->t_ns <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	const struct power_sample *a = series_at(&d->power, lo);
+	if (lo + 1 >= n || a->t_ns > t)
+		return a->cum_j + (double)(t - a->t_ns) * 1e-9 * a->watts;
+	const struct power_sample *b = series_at(&d->power, lo + 1);
+	return a->cum_j + (b->cum_j - a->cum_j) * (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+}
+
+/* Instant power against the counter over the stretch of at least a second that ends at the
+ * newest reading: a bursty load makes them disagree (instant power aliases it), and then the
+ * anchor period shortens while windows are open. */
+static void check_disagreement(struct dom_state *d)
+{
+	size_t n = series_len(&d->anchors);
+	if (n < 2 || series_len(&d->power) < 2)
+		return;
+	const struct anchor *b = series_at(&d->anchors, n - 1);
+	size_t i = n - 1;
+	while (i > 0 && ((const struct anchor *)series_at(&d->anchors, i))->t_ns > b->t_ns - 1000 * MS)
+		i--;
+	const struct anchor *a = series_at(&d->anchors, i);
+	if (b->t_ns - a->t_ns < 1000 * MS)
+		return;
+	size_t np = series_len(&d->power);
+	double in = cum_near(d, np, b->t_ns) - cum_near(d, np, a->t_ns), de = b->joules - a->joules;
+	if (!(in > 0) || !(de > 0))
+		return;
+	double dis = (de - in) / in;
+	if (fabs(dis) > fabs(d->worst_disagreement)) {
+		d->worst_disagreement = dis;
+		d->worst_dis_t0 = a->t_ns, d->worst_dis_t1 = b->t_ns;
+	}
+	if (fabs(dis) > BURSTY)
+		d->bursty = true;
+}
+
 static void push_anchor(struct dom_state *d, int64_t t, int64_t unc, double j)
 {
 	size_t n = series_len(&d->anchors);
 	if (n) {
 		const struct anchor *last = series_at(&d->anchors, n - 1);
 		if (t <= last->t_ns) {
-			if (j == last->joules)
+			/* The same update read again, or a reading that would go back in time. */
+			if (j == last->joules || t < last->t_ns - DATED_MARGIN)
 				return;
 			t = last->t_ns + 1;
 		}
 	}
 	struct anchor a = {.t_ns = t, .t_unc_ns = unc, .joules = j};
 	if (series_push(&d->anchors, &a) < 0)
-		store_full(NULL, d, t);
+		store_full(d, t);
+	else
+		check_disagreement(d);
 }
 
 /* Handles a failed read; returns true when the domain can still be read. */
@@ -107,7 +164,7 @@ static void read_power(struct sampler *m, struct dom_state *d)
 	}
 	struct power_sample s = {.t_ns = t, .watts = w, .cum_j = cum};
 	if (series_push(&d->power, &s) < 0)
-		store_full(m, d, t);
+		store_full(d, t);
 }
 
 /* The next counter reading ends a stretch that is not a measurement (meter.c bridges it). */
@@ -165,87 +222,269 @@ static int read_counter(struct sampler *m, struct dom_state *d, double *j, int64
 	return 0;
 }
 
-static void read_anchor(struct sampler *m, struct dom_state *d)
+/* A read whose update time is unknown: the value the hardware last published, on average
+ * half an update period old. */
+static void push_undated(struct dom_state *d, int64_t mid, double j)
 {
-	double j;
-	int64_t mid;
-	if (read_counter(m, d, &j, &mid) < 0)
-		return;
-	/* The value read is the one the hardware last published: on average half an update
-	 * period old. */
 	int64_t half = (int64_t)(period_s(d) * 1e9 / 2);
 	push_anchor(d, mid - half, half, j);
 }
 
-/* A detected update refines the period: N whole periods since the first detected update. */
-static void note_update(struct dom_state *d, int64_t tu)
+static void read_anchor(struct sampler *m, struct dom_state *d)
 {
-	if (!d->sync_first_ns) {
-		d->sync_first_ns = d->sync_last_ns = tu;
-		return;
-	}
-	double per = d->sync_periods ? (double)(d->sync_last_ns - d->sync_first_ns) / (double)d->sync_periods
-	                             : (double)(tu - d->sync_last_ns);
-	if (per <= 0)
-		return;
-	int64_t n = (int64_t)llround((double)(tu - d->sync_first_ns) / per);
-	if (n <= d->sync_periods) /* the same update seen twice */
-		return;
-	d->sync_periods = n;
-	d->sync_last_ns = tu;
-	d->measured_period_s = (double)(tu - d->sync_first_ns) / (double)n / 1e9;
-}
-
-/* Mid-run readings of a slow counter: probe just before the predicted update and again just
- * after, so the reading's time is the update's, known to a few ms, instead of anywhere in the
- * last period. Without a known phase, one plain read. Returns the next time this domain needs
- * the thread (0 none). */
-static int64_t slow_counter_step(struct sampler *m, struct dom_state *d, int64_t now)
-{
-	double per = period_s(d) * 1e9;
-	if (!d->probe_at_ns) {
-		if (now < d->anchor_due_ns)
-			return d->anchor_due_ns;
-		if (!d->sync_first_ns || per <= 0) {
-			read_anchor(m, d);
-			d->anchor_due_ns = now + m->anchor_period_ns;
-			return d->anchor_due_ns;
-		}
-		int64_t k = (int64_t)ceil((double)(now + 8000000 - d->sync_last_ns) / per);
-		int64_t next_update = d->sync_last_ns + (int64_t)(k * per);
-		d->probe_at_ns = next_update - 6000000;
-		d->probe_started_ns = now;
-		d->probe_have_prev = false;
-		return d->probe_at_ns;
-	}
-	if (now < d->probe_at_ns)
-		return d->probe_at_ns;
 	double j;
 	int64_t mid;
+	if (read_counter(m, d, &j, &mid) == 0)
+		push_undated(d, mid, j);
+}
+
+/* --- the update grid of slow counters ---
+ * The counter publishes on a steady grid. Once an update is bracketed by two reads (its time
+ * known to a few ms), any later read can be dated to the grid's update before it, so a window
+ * edge costs one read on each side instead of polling a call that burns ~4 ms of CPU. */
+
+static bool grid_known(const struct dom_state *d)
+{
+	return d->sync_last_ns && period_s(d) * 1e9 >= 4 * DATED_MARGIN;
+}
+
+/* The predicted update at or before t. */
+static int64_t grid_before(const struct dom_state *d, int64_t t)
+{
+	double per = period_s(d) * 1e9;
+	return d->sync_last_ns + (int64_t)(floor((double)(t - d->sync_last_ns) / per) * per);
+}
+
+/* How well a read dated by the grid knows its time: the last bracket, plus the period's own
+ * uncertainty (500 ppm until measured) over the periods since. */
+static int64_t dated_uncertainty(const struct dom_state *d, int64_t u)
+{
+	double per = period_s(d) * 1e9;
+	double per_unc =
+	    d->sync_periods >= 300 ? 2.0 * (double)d->sync_unc_ns / (double)d->sync_periods : 5e-4 * per;
+	return d->sync_unc_ns + MS + (int64_t)(fabs((double)(u - d->sync_last_ns)) / per * per_unc);
+}
+
+/* A bracketed update refines the grid. Where the bracket and the grid's prediction (with its
+ * uncertainty) overlap, both hold the update and the grid keeps their overlap; where they do
+ * not, the prediction was wrong (a phase remembered from another run of a device that does not
+ * keep it, a period that drifted) and the grid starts again at the bracket: averaging the two
+ * would leave the grid off by half the difference while claiming a few ms, and a read dated by
+ * it could then be given the update before or after the one it read (a whole period's energy).
+ * The period stays the remembered or nominal one until 300 periods (30 s) make a measured one
+ * better than that. */
+static void note_update(struct dom_state *d, int64_t tu, int64_t unc)
+{
+	if (unc < MS)
+		unc = MS;
+	double per = period_s(d) * 1e9;
+	if (d->sync_last_ns && per > 0) {
+		double k = (double)(tu - d->sync_last_ns) / per;
+		int64_t n = llround(k);
+		if (n <= 0 && k > -0.25)
+			return; /* the same update seen twice */
+		int64_t predicted = d->sync_last_ns + (int64_t)((double)n * per);
+		int64_t pu = dated_uncertainty(d, predicted);
+		int64_t lo = tu - unc > predicted - pu ? tu - unc : predicted - pu;
+		int64_t hi = tu + unc < predicted + pu ? tu + unc : predicted + pu;
+		if (n > 0 && lo <= hi) {
+			d->sync_last_ns = lo + (hi - lo) / 2;
+			d->sync_unc_ns = (hi - lo) / 2 > MS ? (hi - lo) / 2 : MS;
+			d->sync_periods += n;
+			if (d->sync_periods >= 300)
+				d->measured_period_s = (double)(d->sync_last_ns - d->sync_first_ns) /
+				                       (double)d->sync_periods / 1e9;
+			return;
+		}
+	}
+	d->sync_first_ns = d->sync_last_ns = tu;
+	d->sync_unc_ns = unc;
+	d->sync_periods = 0;
+}
+
+/* How far after a predicted update u a read must start (and how far before the next one it
+ * must end) to be dated to u without doubt. */
+static int64_t dated_margin(const struct dom_state *d, int64_t u)
+{
+	int64_t m = dated_uncertainty(d, u) + 2 * MS;
+	return m > DATED_MARGIN ? m : DATED_MARGIN;
+}
+
+static bool plan_add(struct dom_state *d, int64_t at, int64_t update, int64_t until, enum planned_kind kind)
+{
+	if (d->n_plan == PLAN_MAX)
+		return false;
+	unsigned i = d->n_plan++;
+	while (i > 0 && d->plan[i - 1].at_ns > at) {
+		d->plan[i] = d->plan[i - 1];
+		i--;
+	}
+	d->plan[i] = (struct planned_read){.at_ns = at, .update_ns = update, .until_ns = until, .kind = kind};
+	return true;
+}
+
+/* Is update u already read, or about to be? */
+static bool covered(const struct dom_state *d, int64_t u)
+{
+	for (unsigned i = 0; i < d->n_plan; i++)
+		if (llabs(d->plan[i].update_ns - u) < DATED_MARGIN)
+			return true;
+	size_t n = series_len(&d->anchors);
+	for (size_t i = n > 4 ? n - 4 : 0; i < n; i++)
+		if (llabs(((const struct anchor *)series_at(&d->anchors, i))->t_ns - u) < DATED_MARGIN)
+			return true;
+	return false;
+}
+
+/* Two reads around the predicted update u, as far before it as after; if it has not come
+ * `reach` after u, more reads until then. */
+static void plan_bracket(struct dom_state *d, int64_t u, int64_t reach)
+{
+	int64_t lead = reach > 10 * MS ? reach : 2 * MS;
+	plan_add(d, u - lead - d->read_cost_ns, u, 0, READ_BEFORE);
+	plan_add(d, u - lead + 4 * MS > u + 2 * MS ? u + 2 * MS : u - lead + 4 * MS, u, u + reach,
+	         READ_AFTER);
+}
+
+/* Without a grid: read now, then every 5 ms until the counter changes. */
+static void plan_search(struct dom_state *d, int64_t now)
+{
+	plan_add(d, now, 0, 0, READ_BEFORE);
+	plan_add(d, now + 5 * MS, 0, now + (int64_t)(2 * period_s(d) * 1e9) + 20 * MS, READ_AFTER);
+}
+
+/* Readings around a window edge at t: the update before it (readable until the next
+ * update) and the one after it, so the edge sits inside one update period whose energy the
+ * counter gives. An edge stamped in the past gets the nearest readings still possible. */
+static void plan_edge(struct dom_state *d, int64_t t, int64_t now)
+{
+	if (!grid_known(d)) {
+		if (!d->n_plan)
+			plan_search(d, now);
+		return;
+	}
+	int64_t per = (int64_t)(period_s(d) * 1e9);
+	int64_t ua = grid_before(d, t), ub = ua + per;
+	int64_t ma = dated_margin(d, ua), mb = dated_margin(d, ub);
+	if (!covered(d, ua) && now + d->read_cost_ns < ub - ma)
+		plan_add(d, now > ua + ma ? now : ua + ma, ua, 0, READ_DATED);
+	if (!covered(d, ub))
+		plan_add(d, now > ub + mb ? now : ub + mb, ub, 0, READ_DATED);
+}
+
+/* Executes one planned read. */
+static void run_planned(struct sampler *m, struct dom_state *d, struct planned_read p)
+{
+	double j;
+	int64_t mid;
+	if (d->power_ok)
+		read_power(m, d); /* fresh power beside each counter reading */
 	if (read_counter(m, d, &j, &mid) < 0) {
-		d->probe_at_ns = 0;
-		d->anchor_due_ns = now + m->anchor_period_ns;
-		return 0;
+		d->probe_have_prev = false;
+		return;
 	}
-	if (d->probe_have_prev && j != d->probe_prev_j) {
-		int64_t tu = d->probe_prev_mid + (mid - d->probe_prev_mid) / 2;
-		push_anchor(d, tu, (mid - d->probe_prev_mid) / 2, j);
-		note_update(d, tu);
-		d->probe_at_ns = 0;
-		d->anchor_due_ns = now + m->anchor_period_ns;
-		return d->anchor_due_ns;
-	}
-	if (d->probe_have_prev && now - d->probe_started_ns > (int64_t)(2 * per) + 20000000) {
-		/* The update never came where predicted: keep the read, with its honest lag. */
-		int64_t half = (int64_t)(per / 2);
-		push_anchor(d, mid - half, half, j);
-		d->probe_at_ns = 0;
-		d->anchor_due_ns = now + m->anchor_period_ns;
-		return d->anchor_due_ns;
-	}
+	double per = period_s(d) * 1e9;
+	bool had_prev = d->probe_have_prev;
+	double prev_j = d->probe_prev_j;
+	int64_t prev_mid = d->probe_prev_mid;
 	d->probe_prev_j = j, d->probe_prev_mid = mid, d->probe_have_prev = true;
-	d->probe_at_ns = gops_now_ns() + 3000000;
-	return d->probe_at_ns;
+	/* A change between two reads close together brackets an update to a few ms: that dates
+	 * the reading and keeps the grid true. A wider gap is dated by the grid where there is
+	 * one, else by its midpoint. */
+	bool changed = had_prev && j != prev_j && mid - prev_mid < 0.9 * per;
+	int64_t tight = 2 * d->read_cost_ns + 12 * MS;
+	if (changed && (mid - prev_mid <= tight || !grid_known(d))) {
+		/* Each read may have seen the value at any moment it lasted: half a read beyond
+		 * the midpoints on either side. */
+		int64_t tu = prev_mid + (mid - prev_mid) / 2,
+		        unc = (mid - prev_mid) / 2 + d->read_cost_ns / 2;
+		push_anchor(d, tu, unc, j);
+		if (mid - prev_mid <= tight)
+			note_update(d, tu, unc);
+		/* The rest of this bracket's reads are not needed. */
+		unsigned k = 0;
+		for (unsigned i = 0; i < d->n_plan; i++)
+			if (d->plan[i].kind == READ_DATED || d->plan[i].update_ns != p.update_ns)
+				d->plan[k++] = d->plan[i];
+		d->n_plan = k;
+		return;
+	}
+	switch (p.kind) {
+	case READ_DATED:
+	case READ_BEFORE: {
+		int64_t u = grid_known(d) ? grid_before(d, mid) : 0;
+		if (p.kind == READ_BEFORE && !changed)
+			break;
+		/* Too close to a predicted update for the grid's uncertainty (the thread ran
+		 * late), the value's update is ambiguous: keep it undated. */
+		int64_t half = d->read_cost_ns / 2, sure = u ? dated_uncertainty(d, u) + MS : 0;
+		if (!u || mid - half - u < sure || u + (int64_t)per - (mid + half) < sure)
+			push_undated(d, mid, j);
+		else
+			push_anchor(d, u, dated_uncertainty(d, u), j);
+		break;
+	}
+	case READ_AFTER:
+		if (mid < p.until_ns) {
+			plan_add(d, gops_now_ns() + (p.update_ns ? 3 : 5) * MS, p.update_ns, p.until_ns,
+			         READ_AFTER);
+			break;
+		}
+		if (p.update_ns && p.until_ns - p.update_ns < 20 * MS) {
+			/* It came before the first read: look again a period on, more widely. */
+			plan_bracket(d, p.update_ns + (int64_t)per, 25 * MS);
+			break;
+		}
+		/* Not where predicted even then: keep the read with its honest lag, and find the
+		 * grid again. */
+		push_undated(d, mid, j);
+		d->sync_first_ns = d->sync_last_ns = 0;
+		if (p.update_ns)
+			plan_search(d, gops_now_ns());
+		break;
+	}
+}
+
+/* Runs the planned reads that are due; returns when the next one is (0 none). */
+static int64_t run_plan(struct sampler *m, struct dom_state *d, int64_t now)
+{
+	while (d->n_plan && d->plan[0].at_ns <= now && d->lost_at_ns == 0 && d->energy_ok) {
+		struct planned_read p = d->plan[0];
+		memmove(d->plan, d->plan + 1, --d->n_plan * sizeof *d->plan);
+		run_planned(m, d, p);
+		now = gops_now_ns();
+	}
+	if (d->lost_at_ns || !d->energy_ok)
+		d->n_plan = 0;
+	return d->n_plan ? d->plan[0].at_ns : 0;
+}
+
+static int64_t anchor_period(const struct sampler *m, const struct dom_state *d)
+{
+	if (d->bursty && atomic_load(&m->windows_open) && m->anchor_period_ns > BURSTY_ANCHOR_NS)
+		return BURSTY_ANCHOR_NS;
+	return m->anchor_period_ns;
+}
+
+/* Mid-run readings of a slow counter: a pair of reads around the predicted update, so the
+ * reading's time is the update's; they also keep the grid true. Returns the next time this
+ * domain needs the thread (0 none). */
+static int64_t slow_counter_step(struct sampler *m, struct dom_state *d, int64_t now)
+{
+	if (!d->n_plan && now >= d->anchor_due_ns) {
+		if (grid_known(d)) {
+			int64_t u =
+			    grid_before(d, now + 10 * MS + d->read_cost_ns) + (int64_t)(period_s(d) * 1e9);
+			plan_bracket(d, u, 15 * MS);
+		} else {
+			plan_search(d, now);
+		}
+		d->anchor_due_ns = now + anchor_period(m, d);
+	}
+	int64_t next = run_plan(m, d, now);
+	if (!d->n_plan && d->anchor_due_ns > now + anchor_period(m, d)) /* windows opened */
+		d->anchor_due_ns = now + anchor_period(m, d);
+	return next ? next : d->anchor_due_ns;
 }
 
 static bool alive(const struct dom_state *d)
@@ -286,19 +525,38 @@ static int64_t slow_counters(struct sampler *m, int64_t now)
 	return next;
 }
 
+/* Window edges queued by the monitor: readings around each on every slow counter. */
+static void take_edges(struct sampler *m, int64_t now)
+{
+	int64_t q[EDGE_QUEUE];
+	pthread_mutex_lock(&m->lock);
+	unsigned n = m->n_edge_q;
+	memcpy(q, m->edge_q, n * sizeof *q);
+	m->n_edge_q = 0;
+	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; i < m->n_dom; i++) {
+		struct dom_state *d = &m->dom[i];
+		if (!alive(d) || !d->energy_ok || !d->info.energy_expensive)
+			continue;
+		for (unsigned k = 0; k < n; k++)
+			plan_edge(d, q[k], now);
+	}
+}
+
 static void *sampler_main(void *arg)
 {
 	struct sampler *m = arg;
 	int64_t now = gops_now_ns();
 	for (size_t i = 0; i < m->n_dom; i++)
-		m->dom[i].anchor_due_ns = now + m->anchor_period_ns;
+		m->dom[i].anchor_due_ns = now + anchor_period(m, &m->dom[i]);
 	int64_t next = now + m->interval_ns;
+	take_edges(m, now);
 	int64_t slow = slow_counters(m, now);
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop_req) {
 		int64_t wake = slow && slow < next ? slow : next;
 		struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
-		while (!m->stop_req)
+		while (!m->stop_req && !m->n_edge_q)
 			if (pthread_cond_timedwait(&m->wake, &m->lock, &ts) == ETIMEDOUT)
 				break;
 		if (m->stop_req)
@@ -313,6 +571,7 @@ static void *sampler_main(void *arg)
 			sampler_read_all(m, now, false);
 			next += m->interval_ns;
 		}
+		take_edges(m, gops_now_ns());
 		slow = slow_counters(m, gops_now_ns());
 		pthread_mutex_lock(&m->lock);
 	}
@@ -350,6 +609,20 @@ int sampler_start(struct sampler *m, char *err, size_t errlen)
 	return 0;
 }
 
+void sampler_queue_edge(struct sampler *m, int64_t t)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->n_edge_q < EDGE_QUEUE)
+		m->edge_q[m->n_edge_q++] = t;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void sampler_set_windows_open(struct sampler *m, unsigned n)
+{
+	atomic_store(&m->windows_open, n);
+}
+
 void sampler_stop(struct sampler *m)
 {
 	if (!m->thread_running)
@@ -362,21 +635,21 @@ void sampler_stop(struct sampler *m)
 	m->thread_running = false;
 }
 
-/* Polls the slow counters until they publish a new value: `changes` updates at the start
- * (two, to measure the update period), one at the end. Power is read on every round, so the
- * stretch between the edge and the update is integrated from fresh samples. */
+/* The span's edges, on the caller's thread before the sampler runs or after it stopped.
+ * At the start every slow counter's update is bracketed by two reads: predicted from the
+ * grid remembered from an earlier run where there is one (two or three reads), else found by
+ * reading every 5 ms until the counter changes, and then once more a period later to know
+ * the period. At the end, the readings a window edge gets: the update before the end and a
+ * bracket around the one after it. Power is read beside every counter read. */
 void sampler_edge(struct sampler *m, bool start)
 {
-	size_t n = m->n_dom;
-	double *prev = calloc(n, sizeof *prev);
-	int64_t *prev_mid = calloc(n, sizeof *prev_mid);
-	int *changes = calloc(n, sizeof *changes);
-	bool *pending = calloc(n, sizeof *pending);
-	if (!prev || !prev_mid || !changes || !pending)
-		goto out;
-
+	if (!start) { /* the end's readings around now cover any window edges still queued */
+		pthread_mutex_lock(&m->lock);
+		m->n_edge_q = 0;
+		pthread_mutex_unlock(&m->lock);
+	}
 	int64_t now = gops_now_ns();
-	size_t n_pending = 0;
+	size_t n = m->n_dom;
 	int64_t longest = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dom_state *d = &m->dom[i];
@@ -390,71 +663,131 @@ void sampler_edge(struct sampler *m, bool start)
 			read_anchor(m, d);
 			continue;
 		}
-		if (read_counter(m, d, &prev[i], &prev_mid[i]) < 0)
-			continue;
-		pending[i] = true;
-		n_pending++;
-		int64_t p = (int64_t)((period_s(d) > 0 ? period_s(d) : 0.1) * 1e9);
-		if (p > longest)
-			longest = p;
-	}
-	int want = start ? 2 : 1;
-	int64_t deadline = now + (want + 1) * longest + 50 * MS;
-	while (n_pending) {
-		gops_sleep_until(gops_now_ns() + MS);
-		for (size_t i = 0; i < n; i++) {
-			struct dom_state *d = &m->dom[i];
-			if (!pending[i])
-				continue;
-			double j;
-			int64_t mid;
-			if (d->power_ok)
-				read_power(m, d);
-			if (read_counter(m, d, &j, &mid) < 0) {
-				pending[i] = false;
-				n_pending--;
-				continue;
+		if (!d->prior_period_s)
+			d->prior_period_s = NOMINAL_PERIOD_S;
+		if (start && !d->sync_last_ns) {
+			int64_t u;
+			double per;
+			if (phase_recall(&d->info, &u, &per)) {
+				d->sync_first_ns = d->sync_last_ns = u;
+				d->sync_periods = 0;
+				d->sync_unc_ns = 5 * MS;
+				d->measured_period_s = per;
 			}
-			if (j != prev[i]) {
-				/* The update fell between the two reads. */
-				int64_t tu = prev_mid[i] + (mid - prev_mid[i]) / 2;
-				push_anchor(d, tu, (mid - prev_mid[i]) / 2, j);
-				note_update(d, tu);
-				if (++changes[i] == 2) {
-					size_t na = series_len(&d->anchors);
-					const struct anchor *a = series_at(&d->anchors, na - 2);
-					const struct anchor *b = series_at(&d->anchors, na - 1);
-					d->measured_period_s = (b->t_ns - a->t_ns) / 1e9;
-				}
-				if (changes[i] >= want) {
-					pending[i] = false;
-					n_pending--;
-				}
-			}
-			prev[i] = j;
-			prev_mid[i] = mid;
 		}
-		if (gops_now_ns() > deadline)
-			break;
+		d->n_plan = 0;
+		d->probe_have_prev = false;
+		int64_t per = (int64_t)(period_s(d) * 1e9);
+		if (per > longest)
+			longest = per;
+		if (!grid_known(d))
+			plan_search(d, now);
+		else if (start)
+			plan_bracket(d, grid_before(d, now + 6 * MS + d->read_cost_ns) + per, 15 * MS);
+		else {
+			plan_edge(d, now, now);
+			/* The update after the end is bracketed: it dates the span's end. */
+			int64_t ub = grid_before(d, now) + per;
+			for (unsigned k = 0; k < d->n_plan; k++)
+				if (llabs(d->plan[k].update_ns - ub) < DATED_MARGIN) {
+					memmove(d->plan + k, d->plan + k + 1,
+					        (d->n_plan - k - 1) * sizeof *d->plan);
+					d->n_plan--;
+					break;
+				}
+			if (now + d->read_cost_ns + 6 * MS > ub)
+				ub += per;
+			plan_bracket(d, ub, 15 * MS);
+		}
 	}
+	/* Until every slow counter has bracketed an update (a period later once more where
+	 * the period is not known), or time is up. */
+	int64_t wait_ns = 4 * (longest ? longest : 100 * MS) + 50 * MS;
+	int64_t deadline = now + wait_ns;
+	bool extended = false;
+	int *want = calloc(n ? n : 1, sizeof *want);
+	int64_t *seen = calloc(n ? n : 1, sizeof *seen);
+	if (!want || !seen)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct dom_state *d = &m->dom[i];
-		if (!pending[i])
-			continue;
-		if (changes[i] == 0) {
-			/* No update seen: take the last read as it is, at half a period's uncertainty. */
-			int64_t half = (int64_t)(period_s(d) > 0 ? period_s(d) * 1e9 / 2 : 50 * MS);
-			push_anchor(d, prev_mid[i] - half, half, prev[i]);
-			gops_domain_note(&d->info,
-			                 "the energy counter did not change within %.0f ms at the span's %s",
-			                 (double)(deadline - now) / 1e6, start ? "start" : "end");
-		} else if (start && d->info.update_period_s <= 0 && d->measured_period_s <= 0) {
-			gops_domain_note(&d->info, "counter update period not measured at the start");
+		want[i] = d->n_plan ? (start && d->measured_period_s <= 0 ? 2 : 1) : 0;
+		seen[i] = d->sync_last_ns;
+	}
+	for (;;) {
+		int64_t next = 0;
+		bool pending = false;
+		now = gops_now_ns();
+		for (size_t i = 0; i < n; i++) {
+			struct dom_state *d = &m->dom[i];
+			if (!want[i])
+				continue;
+			int64_t t = run_plan(m, d, now);
+			if (d->sync_last_ns != seen[i] && d->sync_last_ns) {
+				int64_t first = seen[i];
+				seen[i] = d->sync_last_ns;
+				if (--want[i] == 1 && start) {
+					/* A second update one period on gives the period. */
+					d->n_plan = 0;
+					plan_bracket(d, d->sync_last_ns + (int64_t)(period_s(d) * 1e9),
+					             15 * MS);
+					t = d->plan[0].at_ns;
+				} else if (want[i] == 0 && start && d->measured_period_s <= 0 && first) {
+					double p = (double)(d->sync_last_ns - first) / 1e9;
+					/* Two brackets of a few ms each say little about a 100 ms period:
+					 * keep the nominal one unless they clearly disagree. */
+					if (fabs(p - d->prior_period_s) > 0.2 * d->prior_period_s)
+						d->measured_period_s = p;
+				}
+			}
+			if (want[i] == 0) {
+				d->n_plan = 0;
+				continue;
+			}
+			if (!d->n_plan) { /* an update seen only loosely (a late wake-up): again */
+				plan_search(d, gops_now_ns());
+				t = d->plan[0].at_ns;
+			}
+			if (!d->sync_last_ns && seen[i] && !extended) {
+				/* The remembered grid was not where the counter is (another boot of
+				 * the device, a reset): the search starts now, and gets its own time. */
+				deadline = gops_now_ns() + wait_ns;
+				extended = true;
+			}
+			pending = true;
+			if (t && (!next || t < next))
+				next = t;
 		}
+		if (!pending)
+			break;
+		if (gops_now_ns() > deadline) {
+			for (size_t i = 0; i < n; i++) {
+				struct dom_state *d = &m->dom[i];
+				if (!want[i])
+					continue;
+				if (d->probe_have_prev)
+					push_undated(d, d->probe_prev_mid, d->probe_prev_j);
+				gops_domain_note(
+				    &d->info,
+				    "the energy counter did not change within %.0f ms at the span's %s",
+				    (double)wait_ns / 1e6, start ? "start" : "end");
+				d->n_plan = 0;
+			}
+			break;
+		}
+		if (next)
+			gops_sleep_until(next);
 	}
 out:
-	free(prev);
-	free(prev_mid);
-	free(changes);
-	free(pending);
+	free(want);
+	free(seen);
+}
+
+void sampler_remember_phase(struct sampler *m)
+{
+	for (size_t i = 0; i < m->n_dom; i++) {
+		const struct dom_state *d = &m->dom[i];
+		if (d->info.energy_expensive && grid_known(d))
+			phase_remember(&d->info, d->sync_last_ns, period_s(d));
+	}
 }

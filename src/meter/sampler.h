@@ -8,6 +8,7 @@
 #include "sources/source.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,20 @@ struct anchor_fix {
 	double gap_unc_j;              /* uncertainty of that bridge */
 };
 
+/* A counter read the sampler has planned. */
+enum planned_kind {
+	READ_DATED,  /* one read between updates: the value of the update before it */
+	READ_BEFORE, /* just before a predicted update */
+	READ_AFTER,  /* just after it: the pair brackets the update */
+};
+struct planned_read {
+	int64_t at_ns;
+	int64_t update_ns; /* the predicted update it is about (0: none predicted) */
+	int64_t until_ns;  /* READ_AFTER keeps reading until then */
+	enum planned_kind kind;
+};
+#define PLAN_MAX 16
+
 /* One domain as the sampler reads it (and meter.c judges). */
 struct dom_state {
 	struct gops_domain info;
@@ -76,17 +91,26 @@ struct dom_state {
 	unsigned read_errors;
 	char last_error[160];
 	double measured_period_s;
-	/* Slow counters: the update phase, tracked so that mid-run readings are taken right
-	 * around an update and their time is known to a few ms (sampler.c). */
+	/* Slow counters: the update grid, tracked so that every reading is dated to an update
+	 * known to a few ms, and the reads planned around window edges and anchors. */
 	int64_t sync_first_ns, sync_last_ns; /* detected update times (0 unknown) */
 	int64_t sync_periods;                /* periods between first and last */
+	int64_t sync_unc_ns;                 /* half-width of the last detected update's bracket */
+	double prior_period_s;               /* remembered or nominal, until ten periods are seen */
 	int64_t anchor_due_ns;               /* next mid-run reading wanted */
-	int64_t probe_at_ns;                 /* next probe read (0: not probing) */
-	int64_t probe_started_ns;
+	struct planned_read plan[PLAN_MAX];  /* sorted by time */
+	unsigned n_plan;
 	double probe_prev_j;
 	int64_t probe_prev_mid;
 	bool probe_have_prev;
+	int64_t probe_until_ns;
+	/* Instant power against the counter over anchor intervals of a second or more. */
+	double worst_disagreement; /* (counter - integral) / integral, largest in magnitude */
+	int64_t worst_dis_t0, worst_dis_t1;
+	bool bursty;
 };
+
+#define EDGE_QUEUE 64
 
 struct sampler {
 	/* What it reads: the owner's open sources (indexed by gops_domain.source) and domains. */
@@ -98,6 +122,12 @@ struct sampler {
 	int64_t anchor_period_ns; /* how often an expensive counter is read between the edges */
 	int64_t t_start;          /* the span's start, for notes (0 before it starts) */
 	uint64_t overruns;        /* ticks missed because a round ran past the next one */
+
+	/* Window edges waiting for counter readings (under lock), and how many windows are open
+	 * (a bursty load is anchored more often while any is). */
+	int64_t edge_q[EDGE_QUEUE];
+	unsigned n_edge_q;
+	_Atomic unsigned windows_open;
 
 	pthread_t thread;
 	bool thread_running;
@@ -117,5 +147,11 @@ void sampler_stop(struct sampler *m);
  * whose counter updates slowly (NVML), so the edge is known to a few ms. */
 void sampler_edge(struct sampler *m, bool start);
 void sampler_read_all(struct sampler *m, int64_t now, bool force_anchor);
+/* Asks for counter readings around a window edge at t (the update before it and the one
+ * after) on every slow counter; the thread takes them as soon as it can. */
+void sampler_queue_edge(struct sampler *m, int64_t t);
+void sampler_set_windows_open(struct sampler *m, unsigned n);
+/* Remembers each slow counter's update grid for the next run (phase.h). */
+void sampler_remember_phase(struct sampler *m);
 
 #endif

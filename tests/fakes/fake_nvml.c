@@ -55,6 +55,7 @@ enum ev_kind {
 	EV_NOPERM,
 	EV_ERRORS,
 	EV_OK,
+	EV_INSTANT, /* aliasing: see the block below */
 };
 
 struct event {
@@ -191,6 +192,24 @@ static __attribute__((unused)) nvmlReturn_t counter_state(unsigned gpu, int64_t 
 }
 /* --- end of counter faults --- */
 
+/* --- aliasing: instant power that misreports the true draw ---
+ * `instant W` makes field 186 show W watts from the line's time on, while the counter and the
+ * 1 s average keep following the true power; `instant true` ends it. Real instant power
+ * samples the draw once per update, so bursts shorter than the period alias like this. */
+static bool parse_instant(const char *word, const char *arg, int n, struct event *e)
+{
+	if (strcmp(word, "instant") != 0)
+		return false;
+	char *end;
+	e->kind = EV_INSTANT;
+	e->value = strcmp(arg, "true") == 0 ? -1 : strtod(arg, &end);
+	return n == 4 && (e->value == -1 || (!*end && e->value >= 0));
+}
+
+/* The power field 186 shows at the boundary b: the truth unless an `instant` line says
+ * otherwise. */
+static double shown_power(unsigned gpu, int64_t b) __attribute__((unused));
+
 static bool parse_line(char *s, size_t line, struct event *e)
 {
 	char gpu[16], word[32], extra[32] = "";
@@ -220,6 +239,8 @@ static bool parse_line(char *s, size_t line, struct event *e)
 	             {"notsup", EV_NOTSUP, false},
 	             {"procs", EV_PROCS, true},
 	             {"util", EV_UTIL, true}};
+	if (parse_instant(word, extra, n, e))
+		return true;
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		if (strcmp(word, words[i].word) != 0)
 			continue;
@@ -322,6 +343,12 @@ static __attribute__((unused)) unsigned long long counter_mj(unsigned gpu, int64
 	double start = r ? 0 : 1e9 * (gpu + 1); /* a real card shows a large value */
 	int64_t from = r ? r->t : F.epoch_ns;
 	return (unsigned long long)floor(start + integral_mj(gpu, from, b) - frozen_mj(gpu, from, b));
+}
+
+static __attribute__((unused)) double shown_power(unsigned gpu, int64_t b)
+{
+	const struct event *e = last_event(gpu, EV_INSTANT, b);
+	return e && e->value >= 0 ? e->value : power_at(gpu, b);
 }
 
 static bool lost(unsigned gpu, int64_t t)
@@ -615,7 +642,7 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t dev, int count, nvmlFieldValu
 			continue;
 		}
 		v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
-		v->value.uiVal = to_mw(power_at((unsigned)g, b));
+		v->value.uiVal = to_mw(shown_power((unsigned)g, b));
 		v->nvmlReturn = NVML_SUCCESS;
 	}
 	return leave(NVML_SUCCESS);
