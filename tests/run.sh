@@ -23,6 +23,10 @@ for t in tests/e2e/*.sh; do case $(basename "$t") in lib*.sh) ;; *) [ -f "$t" ] 
 
 run_one() {
 	name=$(basename "$1")
+	# greenops remembers each GPU's counter phase in the runtime folder: each test has its
+	# own, so fakes of different phase running side by side never read each other's.
+	mkdir -m 700 "$2/$name.run"
+	export XDG_RUNTIME_DIR="$2/$name.run"
 	case "$1" in
 	*.sh) timeout 600 bash "$1" >"$2/$name.log" 2>&1 </dev/null ;;
 	*) timeout 600 "$1" >"$2/$name.log" 2>&1 </dev/null ;;

@@ -11,6 +11,9 @@ _failed=0
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
 export GREENOPS_DB="$SCRATCH/results.db"
+# The counter phase greenops remembers per GPU stays in the scratch folder, never the user's.
+mkdir -m 700 "$SCRATCH/run"
+export XDG_RUNTIME_DIR="$SCRATCH/run"
 
 ok() { _n=$((_n + 1)); echo "ok $_n - $1"; }
 not_ok() {
