@@ -413,15 +413,22 @@ static void run_planned(struct sampler *m, struct dom_state *d, struct planned_r
 	case READ_DATED:
 	case READ_BEFORE: {
 		int64_t u = grid_known(d) ? grid_before(d, mid) : 0;
-		if (p.kind == READ_BEFORE && !changed)
-			break;
 		/* Too close to a predicted update for the grid's uncertainty (the thread ran
 		 * late), the value's update is ambiguous: keep it undated. */
 		int64_t half = d->read_cost_ns / 2, sure = u ? dated_uncertainty(d, u) + MS : 0;
-		if (!u || mid - half - u < sure || u + (int64_t)per - (mid + half) < sure)
-			push_undated(d, mid, j);
-		else
+		bool dated = u && mid - half - u >= sure && u + (int64_t)per - (mid + half) >= sure;
+		if (p.kind == READ_BEFORE && !changed) {
+			/* The read before a bracket is the update before it: kept where the grid
+			 * dates it, so an edge has a reading on each side even if every read after
+			 * it fails (a counter that stops being readable is then told as such). */
+			if (dated)
+				push_anchor(d, u, dated_uncertainty(d, u), j);
+			break;
+		}
+		if (dated)
 			push_anchor(d, u, dated_uncertainty(d, u), j);
+		else
+			push_undated(d, mid, j);
 		break;
 	}
 	case READ_AFTER:
