@@ -6,8 +6,8 @@ value there, so every window can be compared with the counter's difference over 
 
 --plan windows: steady matmul 6 s, bursts of 10 ms every 100 ms (10 s), 30/70 ms (10 s), idle
   5 s, bursts of 200 ms every 500 ms (8 s), 1 s steady, 1 s idle, 2 s steady: one window each.
---plan methods: 62 s steady, then 62 s of 30/70 ms bursts, with windows of 0.1 s to 60 s in
-  each (for the comparison of methods in bench/windows_report.py).
+--plan methods: 61 s steady with windows of 0.1 s to 60 s, then 31 s of 30/70 ms bursts with
+  windows of 0.1 s to 30 s (for the comparison of methods in bench/windows_report.py).
 Instant power (field 186) and the 1 s average (nvmlDeviceGetPowerUsage) are sampled every
 10 ms beside, for the methods other tools use. Standard library, ctypes and PyTorch only.
 """
@@ -101,16 +101,18 @@ PLANS = {
 LENGTHS = [60, 30, 10, 3, 1, 0.3, 0.1]
 
 
-def methods_edges(prefix):
-    """(offset s, [(begin|end, name)]) inside a 62 s phase: w60 and w30 from 0, the rest
-    one after another from 30 s, short ones three times."""
+def methods_edges(prefix, longest):
+    """(offset s, [(begin|end, name)]) inside a phase of `longest` s (60 or 30): the longest
+    window and the 30 s one from 0, the shorter ones one after another from 0.5 s inside them,
+    short ones three times."""
     ev = {}
 
     def add(t, what, name):
         ev.setdefault(round(t, 3), []).append((what, name))
-    add(0, "begin", f"{prefix}_60s"), add(60, "end", f"{prefix}_60s")
-    add(0, "begin", f"{prefix}_30s"), add(30, "end", f"{prefix}_30s")
-    t = 30.5
+    add(0, "begin", f"{prefix}_{longest:g}s"), add(longest, "end", f"{prefix}_{longest:g}s")
+    if longest > 30:
+        add(0, "begin", f"{prefix}_30s"), add(30, "end", f"{prefix}_30s")
+    t = 0.5
     for length, reps in [(10, 1), (3, 2), (1, 3), (0.3, 3), (0.1, 3)]:
         for r in range(reps):
             name = f"{prefix}_{length:g}s_{r + 1}"
@@ -177,11 +179,12 @@ def main():
             prev = name
         edge([("end", prev)])
     else:
-        for prefix, phase in [("steady", ("steady", 0, 0)), ("burst_30_70", ("burst", 30, 70))]:
+        for prefix, phase, longest in [("steady", ("steady", 0, 0), 60),
+                                       ("burst_30_70", ("burst", 30, 70), 30)]:
             here.send(phase)
             time.sleep(1.0)
             t0 = time.monotonic()
-            for off, lines in methods_edges(prefix):
+            for off, lines in methods_edges(prefix, longest):
                 delay = t0 + off - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)

@@ -95,10 +95,10 @@ step_span() {
 	{
 		echo "| span | length | counter J (outside) | greenops gpu0 J | error | greenops CPU s |"
 		echo "|---|---|---|---|---|---|"
-		logged span_sleep10 -- sleep 10
+		logged span_sleep5 -- sleep 5
 		logged span_matmul -- python3 workloads/gpu/matmul.py --seconds 10
 		# Short commands under a steady load started outside greenops.
-		python3 workloads/gpu/matmul.py --seconds 40 2>/dev/null &
+		python3 workloads/gpu/matmul.py --seconds 35 2>/dev/null &
 		local load=$!
 		sleep 8
 		for i in 1 2 3; do logged "short_$i" -- sleep 0.1; done
