@@ -107,29 +107,47 @@ static int count(struct merge *m, const char *sql, size_t *n)
 	return rc == SQLITE_ROW ? 0 : fail(m, "count rows");
 }
 
+/* A temporary table from the source's ids to the destination's, filled by the SELECT that
+ * follows. */
+#define MAP_TABLE(name)                                                                                      \
+	"CREATE TEMP TABLE " name " (old INTEGER PRIMARY KEY, new INTEGER NOT NULL); INSERT INTO " name " "
+
 /* Each step maps the source's ids to the destination's before the rows that refer to them
  * are copied. Hosts and devices are matched by their unique keys; runs by what makes a run
  * the same run; windows and serve-bench runs by (run, position). */
 static const char *const map_steps[][2] = {
     {"map hosts", "INSERT OR IGNORE INTO main.hosts (hostname, machine_id, first_seen) "
-                  "SELECT hostname, machine_id, first_seen FROM src.hosts;"
-                  "CREATE TEMP TABLE host_map (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
-                  "INSERT INTO host_map SELECT s.id, h.id FROM src.hosts s JOIN main.hosts h "
-                  "ON h.hostname = s.hostname AND h.machine_id = s.machine_id"},
+                  "SELECT hostname, machine_id, first_seen FROM src.hosts;" MAP_TABLE(
+                      "host_map") "SELECT s.id, h.id FROM src.hosts s JOIN main.hosts h "
+                                  "ON h.hostname = s.hostname AND h.machine_id = s.machine_id"},
     {"map devices",
      "INSERT OR IGNORE INTO main.devices (host_id, domain, source, kind, label, first_seen) "
      "SELECT hm.new, s.domain, s.source, s.kind, s.label, s.first_seen FROM src.devices s "
-     "JOIN host_map hm ON hm.old = s.host_id;"
-     "CREATE TEMP TABLE device_map (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
-     "INSERT INTO device_map SELECT s.id, d.id FROM src.devices s JOIN host_map hm ON hm.old = s.host_id "
-     "JOIN main.devices d ON d.host_id = hm.new AND d.domain = s.domain AND d.source = s.source "
-     "AND d.label = s.label"},
-    {"map runs", "CREATE TEMP TABLE run_map (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
-                 "INSERT INTO run_map SELECT s.id, (SELECT COALESCE(MAX(id), 0) FROM main.runs) + "
-                 "row_number() OVER (ORDER BY s.id) FROM src.runs s JOIN host_map hm ON hm.old = s.host_id "
-                 "WHERE NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.host_id = hm.new "
-                 "AND r.started_ns = s.started_ns AND r.pid IS s.pid AND r.command = s.command)"},
+     "JOIN host_map hm ON hm.old = s.host_id;" MAP_TABLE(
+         "device_map") "SELECT s.id, d.id FROM src.devices s JOIN host_map hm ON hm.old = s.host_id "
+                       "JOIN main.devices d ON d.host_id = hm.new AND d.domain = s.domain AND d.source = "
+                       "s.source "
+                       "AND d.label = s.label"},
+    {"map runs",
+     MAP_TABLE("run_map") "SELECT s.id, (SELECT COALESCE(MAX(id), 0) FROM main.runs) + "
+                          "row_number() OVER (ORDER BY s.id) FROM src.runs s JOIN host_map hm ON hm.old = "
+                          "s.host_id "
+                          "WHERE NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.host_id = hm.new "
+                          "AND r.started_ns = s.started_ns AND r.pid IS s.pid AND r.command = s.command)"},
 };
+
+/* Rows of a run's table (windows, serve-bench runs) match by (run, position), once the runs
+ * are copied. */
+static int map_by_position(struct merge *m, const char *table, const char *map, const char *what)
+{
+	char *sql = gops_xasprintf(MAP_TABLE("%s") "SELECT s.id, x.id FROM src.%s s JOIN run_map rm ON "
+	                                           "rm.old = s.run_id JOIN main.%s x ON x.run_id = rm.new "
+	                                           "AND x.position = s.position",
+	                           map, map, table, table);
+	int rc = exec(m, sql, what);
+	free(sql);
+	return rc;
+}
 
 static int copy_all(struct merge *m)
 {
@@ -157,23 +175,13 @@ static int copy_all(struct merge *m)
 	         "JOIN run_map rm ON rm.old = s.run_id JOIN device_map dm ON dm.old = s.device_id")) ||
 	    (rc = copy_table(m, "windows", window_keys, "NULL, rm.new",
 	                     "JOIN run_map rm ON rm.old = s.run_id")) ||
-	    (rc = exec(
-	         m,
-	         "CREATE TEMP TABLE window_map (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
-	         "INSERT INTO window_map SELECT s.id, w.id FROM src.windows s JOIN run_map rm ON "
-	         "rm.old = s.run_id JOIN main.windows w ON w.run_id = rm.new AND w.position = s.position",
-	         "map windows")) ||
+	    (rc = map_by_position(m, "windows", "window_map", "map windows")) ||
 	    (rc = copy_table(m, "window_domains", wdomain_keys, "wm.new",
 	                     "JOIN window_map wm ON wm.old = s.window_id")) ||
 	    (rc = copy_table(m, "samples", tag_keys, "rm.new", "JOIN run_map rm ON rm.old = s.run_id")) ||
 	    (rc = copy_table(m, "bench_runs", bench_keys, "NULL, rm.new",
 	                     "JOIN run_map rm ON rm.old = s.run_id")) ||
-	    (rc = exec(
-	         m,
-	         "CREATE TEMP TABLE bench_map (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
-	         "INSERT INTO bench_map SELECT s.id, b.id FROM src.bench_runs s JOIN run_map rm ON "
-	         "rm.old = s.run_id JOIN main.bench_runs b ON b.run_id = rm.new AND b.position = s.position",
-	         "map serve-bench runs")) ||
+	    (rc = map_by_position(m, "bench_runs", "bench_map", "map serve-bench runs")) ||
 	    (rc = copy_table(m, "requests", request_keys, "bm.new",
 	                     "JOIN bench_map bm ON bm.old = s.bench_run_id")))
 		return rc;
