@@ -1,6 +1,8 @@
 /* greenops list: tries every energy source, shows what each found (domains, counter or power,
  * range, update period measured over half a second, readability), what it did not find and
- * why, and which domains a run would sum. --json writes the same as one object. */
+ * why, and which domains a run would sum. --json writes the same as one object. A diagnostic
+ * of the sources themselves, so it opens them through their internal interface (source.h,
+ * select.h): the one verb that does; not public API (docs/ARCHITECTURE.md). */
 #include "cli/commands.h"
 #include "sources/select.h"
 #include "sources/source.h"
