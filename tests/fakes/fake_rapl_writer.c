@@ -3,10 +3,12 @@
  * accuracy. Files are replaced atomically (write, then rename) every few milliseconds.
  *
  *   fake-rapl-writer SYSFS_ROOT ZONE=WATTS... [--period-ms N] [--ready FILE] [--duration S]
- *                    [FAULT S]...
+ *                    [--log FILE] [FAULT S]...
  *
  * SYSFS_ROOT is what GREENOPS_SYSFS_ROOT will be; ZONE is e.g. intel-rapl:0 or intel-rapl:0:1.
- * --ready FILE is created once every zone holds its first value. Ends on SIGTERM/SIGINT.
+ * --ready FILE is created once every zone holds its first value. --log FILE gets the
+ * CLOCK_REALTIME ns of every round of writes, one a line (written out when it ends), so a test
+ * knows the updates the writer really made on a busy machine. Ends on SIGTERM/SIGINT.
  * Faults, S seconds after the first value, or after FILE appears with --trigger FILE (every zone
  * alike; a test's command touches FILE, so faults fall inside the run however slow the start):
  * --reset-at (the counter restarts
@@ -73,9 +75,10 @@ static int write_value(const struct zone *z, unsigned long long v)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: fake-rapl-writer SYSFS_ROOT ZONE=WATTS... [--period-ms N] [--ready FILE] "
-	                "[--duration S] [--reset-at S] [--freeze-at S [--thaw-at S]] [--unreadable-at S "
-	                "[--readable-at S]] [--garbage-at S --garbage-for S] [--lost-at S]\n");
+	fprintf(stderr,
+	        "usage: fake-rapl-writer SYSFS_ROOT ZONE=WATTS... [--period-ms N] [--ready FILE] "
+	        "[--duration S] [--log FILE] [--reset-at S] [--freeze-at S [--thaw-at S]] [--unreadable-at S "
+	        "[--readable-at S]] [--garbage-at S --garbage-for S] [--lost-at S]\n");
 	return 2;
 }
 
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
 	size_t n = 0;
 	double period_ms = 2, duration = 0;
 	const char *ready = NULL, *trigger = NULL;
+	FILE *log = NULL;
 	struct faults fl = {-1, -1, -1, -1, -1, -1, 0, -1};
 	if (argc < 3)
 		return usage();
@@ -175,6 +179,12 @@ int main(int argc, char **argv)
 			ready = argv[++i];
 		} else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
 			duration = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--log") && i + 1 < argc) {
+			if (!(log = fopen(argv[++i], "w"))) {
+				fprintf(stderr, "fake-rapl-writer: cannot write '%s': %s\n", argv[i],
+				        strerror(errno));
+				return 1;
+			}
 		} else if (!strcmp(argv[i], "--trigger") && i + 1 < argc) {
 			trigger = argv[++i];
 		} else if (i + 1 < argc && parse_fault(argv[i], argv[i + 1], &fl)) {
@@ -218,6 +228,11 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		}
+		if (log) {
+			struct timespec rt;
+			clock_gettime(CLOCK_REALTIME, &rt);
+			fprintf(log, "%lld\n", (long long)rt.tv_sec * 1000000000LL + rt.tv_nsec);
+		}
 		if (tick == 0 && ready) {
 			FILE *f = fopen(ready, "w");
 			if (!f || fclose(f) != 0)
@@ -231,5 +246,5 @@ int main(int argc, char **argv)
 		while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
 	}
-	return 0;
+	return log && fclose(log) != 0;
 }
