@@ -79,10 +79,11 @@ kill "$ticker"
 wait "$ticker" 2>/dev/null
 echo "cpu  1000 0 500 100000 20 0 0 0 0 0" >"$GREENOPS_PROC_ROOT/stat"
 
-# 5. Busy in the middle of the measurement: measured again once quiet.
-fakegpu 0 procs 1 +1800
-fakegpu 0 procs 0 +2800
-"$GREENOPS" idle --db "$DB" --sources nvml --duration 2 --settle 0.5 --timeout 20 --json "$SCRATCH/idle5.json" \
+# 5. Busy in the middle of the measurement: measured again once quiet. (The busy spell is
+# timed from here; the 6 s measurement leaves a loaded machine 2.5 s to start it.)
+fakegpu 0 procs 1 +3000
+fakegpu 0 procs 0 +4000
+"$GREENOPS" idle --db "$DB" --sources nvml --duration 6 --settle 0.5 --timeout 30 --json "$SCRATCH/idle5.json" \
 	>/dev/null 2>"$SCRATCH/idle5.err"
 eq "idle recovers from a busy spell" "$?" 0
 contains "... saying the measurement was interrupted" "$SCRATCH/idle5.err" 'turned busy during the measurement \(gpu0: 1 compute process\): waiting again'

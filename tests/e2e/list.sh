@@ -65,7 +65,9 @@ read -r w_mean w_gap <<<"$(awk -v a="$t_list" -v b="$t_listed" '$1 >= a && $1 <=
 period=$(py "$j" 'dom["package-0"]["update_period_s"]')
 check "update period measured ($period s; the writer's mean interval $w_mean s, longest gap $w_gap s)" \
 	awk -v p="$period" -v m="$w_mean" -v g="$w_gap" 'BEGIN { exit !(p == p + 0 && p >= m / 2 && p <= 2 * g) }'
-near "power over the half second (40 W)" "$(py "$j" 'dom["package-0"]["power_w"]')" 40 2
+# A writer held up for 50 ms at one end of the half second moves its power by 10%, which a
+# loaded test machine does; a unit or scale error moves it by far more.
+near "power over the half second (40 W)" "$(py "$j" 'dom["package-0"]["power_w"]')" 40 6
 eq "package-1 moving" "$(py "$j" 'dom["package-1"]["moving"]')" True
 eq "psys left out" "$(py "$j" '"psys" in dom')" False
 contains "psys present but not moving" <(py "$j" notes) "psys .*reads 0: present but not moving"
