@@ -102,18 +102,22 @@ LENGTHS = [60, 30, 10, 3, 1, 0.3, 0.1]
 
 
 def methods_edges(prefix, longest):
-    """(offset s, [(begin|end, name)]) inside a phase of `longest` s (60 or 30): the longest
-    window and the 30 s one from 0, the shorter ones one after another from 0.5 s inside them,
-    short ones three times."""
+    """(offset s, [(begin|end, name)]) inside a phase: the longest window and one of 30 s (or
+    10 s) from 0, the shorter ones one after another from 0.5 s inside them, short ones three
+    times."""
     ev = {}
 
     def add(t, what, name):
         ev.setdefault(round(t, 3), []).append((what, name))
     add(0, "begin", f"{prefix}_{longest:g}s"), add(longest, "end", f"{prefix}_{longest:g}s")
-    if longest > 30:
-        add(0, "begin", f"{prefix}_30s"), add(30, "end", f"{prefix}_30s")
+    for mid in (30, 10):
+        if longest > mid:
+            add(0, "begin", f"{prefix}_{mid}s"), add(mid, "end", f"{prefix}_{mid}s")
+            break
     t = 0.5
     for length, reps in [(10, 1), (3, 2), (1, 3), (0.3, 3), (0.1, 3)]:
+        if length >= longest:
+            continue
         for r in range(reps):
             name = f"{prefix}_{length:g}s_{r + 1}"
             add(t, "begin", name), add(t + length, "end", name)
@@ -126,6 +130,10 @@ def main():
     ap.add_argument("--plan", choices=["windows", "methods"], default="windows")
     ap.add_argument("--out", required=True)
     ap.add_argument("--size", type=int, default=8192, help="matrix side; 0: no load (dry run)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="windows plan: phases longer than 2 s last this times as long")
+    ap.add_argument("--longest", default="60,30",
+                    help="methods plan: the longest window on the steady and the bursty load (s)")
     a = ap.parse_args()
 
     nv = Nvml()
@@ -172,6 +180,8 @@ def main():
         plan = PLANS["windows"]
         prev = None
         for name, phase, secs in plan:
+            if secs > 2:
+                secs = max(2.0, secs * a.scale)
             lines = ([("end", prev)] if prev else []) + [("begin", name)]
             edge(lines)
             here.send(phase)
@@ -179,8 +189,9 @@ def main():
             prev = name
         edge([("end", prev)])
     else:
-        for prefix, phase, longest in [("steady", ("steady", 0, 0), 60),
-                                       ("burst_30_70", ("burst", 30, 70), 30)]:
+        longest_steady, longest_burst = (float(x) for x in a.longest.split(","))
+        for prefix, phase, longest in [("steady", ("steady", 0, 0), longest_steady),
+                                       ("burst_30_70", ("burst", 30, 70), longest_burst)]:
             here.send(phase)
             time.sleep(1.0)
             t0 = time.monotonic()
