@@ -121,6 +121,50 @@ char *gops_xstrdup(const char *s)
 	return d;
 }
 
+/* Length of the well-formed UTF-8 sequence at p, 0 when there is none. Each byte is looked
+ * at only after the one before it was accepted, so the terminating NUL stops the scan. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+char *gops_utf8_repair(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	char *out = malloc(3 * strlen((const char *)p) + 1), *o = out;
+	if (!out)
+		abort();
+	while (*p) {
+		size_t n = utf8_seq(p);
+		if (n) {
+			memcpy(o, p, n);
+			o += n, p += n;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3, p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
 void gops_strv_vpushf(char ***v, size_t *n, const char *fmt, va_list ap)
 {
 	char *s = NULL;

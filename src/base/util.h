@@ -27,6 +27,11 @@ int gops_read_u64(const char *path, uint64_t *out);
 char *gops_strlcpy(char *dst, const char *src, size_t len);
 char *gops_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *gops_xstrdup(const char *s);
+/* A copy of s (NULL: "") in which every byte that is not part of a well-formed UTF-8 sequence
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) is replaced by U+FFFD.
+ * Names and tags pass through it once, where they enter, so that JSON (which must be UTF-8)
+ * and the database hold the same text. */
+char *gops_utf8_repair(const char *s);
 /* Appends a formatted string to a growable array of strings (*v has *n entries). */
 void gops_strv_pushf(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void gops_strv_vpushf(char ***v, size_t *n, const char *fmt, va_list ap)

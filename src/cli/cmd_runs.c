@@ -66,10 +66,10 @@ static int json_row(void *ctx, const struct gops_db_run *run)
 	json_t *o = json_object();
 	json_t *argv = json_array();
 	for (size_t i = 0; i < run->argc; i++)
-		json_array_append_new(argv, json_string(run->argv[i]));
+		json_array_append_new(argv, gops_json_text(run->argv[i]));
 	json_t *tags = json_object();
 	for (size_t i = 0; i < r->n_tags; i++)
-		json_object_set_new(tags, r->tags[i].key, json_string(r->tags[i].value));
+		gops_json_set_text(tags, r->tags[i].key, r->tags[i].value);
 	char when[40];
 	json_object_set_new(o, "id", json_integer(run->id));
 	json_object_set_new(o, "kind", json_string(run->kind));
@@ -77,7 +77,7 @@ static int json_row(void *ctx, const struct gops_db_run *run)
 	json_object_set_new(o, "start_time",
 	                    json_string(gops_iso_time(run->started_realtime_ns, when, sizeof when)));
 	json_object_set_new(o, "command", argv);
-	json_object_set_new(o, "cwd", run->cwd ? json_string(run->cwd) : json_null());
+	json_object_set_new(o, "cwd", gops_json_text(run->cwd));
 	json_object_set_new(o, "status", json_string(gops_run_status_name(run->status)));
 	json_object_set_new(o, "lost", json_boolean(run->lost));
 	json_object_set_new(o, "exit_status",

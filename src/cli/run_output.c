@@ -149,8 +149,11 @@ void run_output_begin(struct run_output *o, gops_monitor *m)
 	struct gops_tag *tags = calloc(o->n_tag_kv ? o->n_tag_kv : 1, sizeof *tags);
 	for (size_t i = 0; tags && i < o->n_tag_kv; i++) {
 		const char *eq = strchr(o->tag_kv[i], '=');
-		tags[i].key = strndup(o->tag_kv[i], (size_t)(eq - o->tag_kv[i]));
-		tags[i].value = (char *)eq + 1;
+		char *key = strndup(o->tag_kv[i], (size_t)(eq - o->tag_kv[i]));
+		/* Stored as the monitor will hold them: repaired to UTF-8. */
+		tags[i].key = gops_utf8_repair(key);
+		tags[i].value = gops_utf8_repair(eq + 1);
+		free(key);
 	}
 	in.tags = tags;
 	in.n_tags = tags ? o->n_tag_kv : 0;
@@ -158,7 +161,7 @@ void run_output_begin(struct run_output *o, gops_monitor *m)
 	in.options_json = opts;
 	int r = gops_db_run_begin(o->db, &in, &o->run_id);
 	for (size_t i = 0; tags && i < o->n_tag_kv; i++)
-		free(tags[i].key);
+		free(tags[i].key), free(tags[i].value);
 	free(tags);
 	free(opts);
 	if (r < 0) {
@@ -187,7 +190,7 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 	json_t *obj = gops_result_json_object(r, status, sig);
 	json_t *cmd = json_array();
 	for (char **a = o->argv; a && *a; a++)
-		json_array_append_new(cmd, json_string(*a));
+		json_array_append_new(cmd, gops_json_text(*a));
 	json_object_set_new(obj, "command", cmd);
 	json_object_set_new(obj, "greenops_cpu_s", json_real(run_output_self_cpu()));
 	/* The sampler's cost while the child ran, apart from start-up (loading NVML, edges). */

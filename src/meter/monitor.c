@@ -440,7 +440,7 @@ int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns)
 		m->win = v, m->cap_win = cap;
 	}
 	struct window *w = &m->win[m->n_win];
-	*w = (struct window){.name = gops_xstrdup(name), .begin_ns = t_ns, .units = NAN};
+	*w = (struct window){.name = gops_utf8_repair(name), .begin_ns = t_ns, .units = NAN};
 	edge_reads(m, w, true, t_ns);
 	m->n_win++;
 	sampler_set_windows_open(&m->smp, ++m->n_open);
@@ -448,13 +448,17 @@ int gops_monitor_begin_window(gops_monitor *m, const char *name, int64_t t_ns)
 	return 0;
 }
 
-/* The most recent open window of that name (NULL name: the innermost open one). */
+/* The most recent open window of that name (NULL name: the innermost open one); the name
+ * is compared as it was stored, repaired to UTF-8. */
 static struct window *find_open(struct gops_monitor *m, const char *name)
 {
-	for (size_t i = m->n_win; i-- > 0;)
-		if (m->win[i].end_ns == 0 && (!name || !strcmp(m->win[i].name, name)))
-			return &m->win[i];
-	return NULL;
+	char *want = name ? gops_utf8_repair(name) : NULL;
+	struct window *w = NULL;
+	for (size_t i = m->n_win; !w && i-- > 0;)
+		if (m->win[i].end_ns == 0 && (!want || !strcmp(m->win[i].name, want)))
+			w = &m->win[i];
+	free(want);
+	return w;
 }
 
 int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns)
@@ -506,24 +510,27 @@ int gops_monitor_tag(gops_monitor *m, const char *key, const char *value)
 		monitor_set_error(m, "a tag needs a key");
 		return -EINVAL;
 	}
+	char *k = gops_utf8_repair(key), *v = gops_utf8_repair(value);
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < m->n_tags; i++)
-		if (!strcmp(m->tags[i].key, key)) {
+		if (!strcmp(m->tags[i].key, k)) {
 			free(m->tags[i].value);
-			m->tags[i].value = gops_xstrdup(value);
+			m->tags[i].value = v;
 			pthread_mutex_unlock(&m->lock);
+			free(k);
 			return 0;
 		}
 	if (m->n_tags == m->cap_tags) {
 		size_t cap = m->cap_tags ? m->cap_tags * 2 : 8;
-		struct gops_tag *v = realloc(m->tags, cap * sizeof *v);
-		if (!v) {
+		struct gops_tag *nv = realloc(m->tags, cap * sizeof *nv);
+		if (!nv) {
 			pthread_mutex_unlock(&m->lock);
+			free(k), free(v);
 			return -ENOMEM;
 		}
-		m->tags = v, m->cap_tags = cap;
+		m->tags = nv, m->cap_tags = cap;
 	}
-	m->tags[m->n_tags++] = (struct gops_tag){gops_xstrdup(key), gops_xstrdup(value)};
+	m->tags[m->n_tags++] = (struct gops_tag){k, v};
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }

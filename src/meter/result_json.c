@@ -16,11 +16,31 @@ json_t *gops_json_num(double v)
 	return isnan(v) || isinf(v) ? json_null() : json_real(v);
 }
 
+json_t *gops_json_text(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *j = json_string(s);
+	if (!j) {
+		char *fixed = gops_utf8_repair(s);
+		j = json_string(fixed);
+		free(fixed);
+	}
+	return j;
+}
+
+void gops_json_set_text(json_t *obj, const char *key, const char *value)
+{
+	char *k = gops_utf8_repair(key);
+	json_object_set_new(obj, k, gops_json_text(value));
+	free(k);
+}
+
 static json_t *strings(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
+		json_array_append_new(a, gops_json_text(v[i]));
 	return a;
 }
 
@@ -77,7 +97,7 @@ json_t *gops_result_json_object(const struct gops_result *r, int exit_status, in
 	for (size_t i = 0; i < r->n_windows; i++) {
 		const struct gops_window_result *w = &r->windows[i];
 		json_t *wo = json_object();
-		json_object_set_new(wo, "name", json_string(w->name));
+		json_object_set_new(wo, "name", gops_json_text(w->name));
 		json_object_set_new(wo, "start_s", json_real(w->start_s));
 		json_object_set_new(wo, "end_s", json_real(w->end_s));
 		json_object_set_new(wo, "units", gops_json_num(w->units));
@@ -96,7 +116,7 @@ json_t *gops_result_json_object(const struct gops_result *r, int exit_status, in
 	json_object_set_new(o, "windows", wins);
 	json_t *tags = json_object();
 	for (size_t i = 0; i < r->n_tags; i++)
-		json_object_set_new(tags, r->tags[i].key, json_string(r->tags[i].value));
+		gops_json_set_text(tags, r->tags[i].key, r->tags[i].value);
 	json_object_set_new(o, "tags", tags);
 	json_object_set_new(o, "malformed_control_lines",
 	                    json_integer((json_int_t)r->malformed_control_lines));

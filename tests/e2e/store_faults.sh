@@ -46,4 +46,24 @@ eq "not found: greenops exits 127" "$?" 127
 "$GREENOPS" export-csv runs --db "$SCRATCH/exec.db" -o "$SCRATCH/exec.csv"
 eq "not found: the stored run says 127" "$(csvcol "$SCRATCH/exec.csv" exit_status)" 127
 
+# 3. Bytes that are not UTF-8 in a window name (control socket) and in tags (control socket
+#    and --tag): the JSON keeps the window's name and the tags, each bad byte shown as U+FFFD,
+#    and the database holds the same text.
+run --db "$SCRATCH/utf.db" -q --json "$SCRATCH/utf.json" --tag "$(printf 'cli\xff')=$(printf 'v\xc3')" -- python3 -c '
+import os, socket
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["GREENOPS_CONTROL"])
+s.sendall(b"begin caf\xe9\nunits 2 caf\xe9\nend caf\xe9\ntag k\xed\xa0\x80=\xf0\x9f\x98\nbegin ok\nend ok\n")'
+eq "bad UTF-8: the run exits 0" "$?" 0
+eq "bad UTF-8: no control line counted malformed" "$(jget "$SCRATCH/utf.json" malformed_control_lines)" 0
+eq "bad UTF-8: the window keeps a name, the bad byte as U+FFFD" "$(jget "$SCRATCH/utf.json" windows.0.name)" "caf$(printf '\xef\xbf\xbd')"
+eq "bad UTF-8: units reached the window by the same name" "$(jget "$SCRATCH/utf.json" windows.0.units)" 2.0
+tags=$(python3 -c 'import json,sys; print(ascii(sorted(json.load(open(sys.argv[1]))["tags"].items())))' "$SCRATCH/utf.json")
+eq "bad UTF-8: tags from --tag and the socket kept, repaired" "$tags" "[('cli\ufffd', 'v\ufffd'), ('k\ufffd\ufffd\ufffd', '\ufffd\ufffd\ufffd')]"
+dbtext=$(python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("select name from windows order by position").fetchone()[0] + "|" + ascii(sorted(c.execute("select key, value from run_tags").fetchall())))' "$SCRATCH/utf.db")
+eq "bad UTF-8: the database holds the same text" "$dbtext" "caf$(printf '\xef\xbf\xbd')|[('cli\ufffd', 'v\ufffd'), ('k\ufffd\ufffd\ufffd', '\ufffd\ufffd\ufffd')]"
+"$GREENOPS" runs --db "$SCRATCH/utf.db" --json >"$SCRATCH/utf-runs.json"
+eq "bad UTF-8: runs --json keeps the tags" "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))[0]["tags"]))' "$SCRATCH/utf-runs.json")" 2
+
 done_testing
