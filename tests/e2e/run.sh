@@ -145,4 +145,13 @@ eq "a bad model fails the run" "$?" 1
 [ ! -e "$SCRATCH/ran" ] && ok "the command did not run" || not_ok "the command did not run"
 contains "the model file is named" "$SCRATCH/bad.err" "bad.onnx"
 
+# A process the command leaves running is named, since what it uses afterwards is not in the run.
+GREENOPS_NVML_LIBRARY=/nonexistent GREENOPS_SYSFS_ROOT="$SCRATCH/nosys" "$GREENOPS" run --no-db -- \
+	sh -c 'sleep 2 >/dev/null 2>&1 & echo $! >"$0"' "$SCRATCH/leftover.pid" 2>"$SCRATCH/leftover.err"
+eq "a leftover process: the command's exit status" "$?" 0
+contains "a leftover process is named with its pid" "$SCRATCH/leftover.err" \
+	"left 1 process running when it exited \\(pid $(cat "$SCRATCH/leftover.pid")\\)"
+GREENOPS_NVML_LIBRARY=/nonexistent GREENOPS_SYSFS_ROOT="$SCRATCH/nosys" "$GREENOPS" run --no-db -- \
+	sh -c 'sleep 0.1' 2>"$SCRATCH/noleftover.err"
+check "no leftover process, no such warning" eval '! grep -q "left .* running" "$SCRATCH/noleftover.err"'
 done_testing
