@@ -249,42 +249,13 @@ void db_fill_domain(sqlite3_stmt *st, int first, struct gops_domain_result *d)
 
 /* --- strings as JSON ------------------------------------------------------------------ */
 
-/* Replaces bytes that are not UTF-8 (argv and file names need not be) by U+FFFD: JSON
- * holds text only. */
-static char *utf8_clean(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(n * 3 + 1);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
-		bool valid = len > 0 && !(len == 2 && *p < 0xc2);
-		for (int i = 1; valid && i < len; i++)
-			valid = (p[i] & 0xc0) == 0x80;
-		if (valid) {
-			memcpy(out + o, p, (size_t)len);
-			o += (size_t)len;
-			p += len;
-		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			p++;
-		}
-	}
-	out[o] = 0;
-	return out;
-}
-
 static json_t *jstr(const char *s)
 {
 	json_t *j = json_string(s ? s : "");
 	if (j)
 		return j;
-	char *c = utf8_clean(s);
-	j = c ? json_string(c) : NULL;
+	char *c = gops_utf8_repair(s); /* argv and file names need not be UTF-8; JSON holds text */
+	j = json_string(c);
 	free(c);
 	return j ? j : json_string("");
 }
