@@ -7,6 +7,7 @@
 #include "store/db_schema.h"
 #include "base/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -252,6 +253,22 @@ static int make_parents(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* Switches the file to WAL. SQLite's busy handler does not cover this: a process that has
+ * begun the switch (holding a read lock) and finds another one midway through creating or
+ * switching the same new file gets SQLITE_BUSY at once, so two runs started together on a new
+ * database lost one of them. Retried here, as long as the busy timeout. */
+static int journal_mode_wal(sqlite3_stmt *st)
+{
+	int rc, pause_ms = 1;
+	for (int waited_ms = 0;; waited_ms += pause_ms, pause_ms = pause_ms < 64 ? pause_ms * 2 : 100) {
+		rc = sqlite3_step(st);
+		if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+			return rc;
+		sqlite3_reset(st);
+		sqlite3_sleep(pause_ms);
+	}
+}
+
 static int pragma_setup(struct gops_db *db, char *err, size_t errlen)
 {
 	sqlite3_busy_timeout(db->conn, BUSY_TIMEOUT_MS);
@@ -259,7 +276,7 @@ static int pragma_setup(struct gops_db *db, char *err, size_t errlen)
 	int rc = sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode = WAL", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(db, rc, "open the database", err, errlen);
-	rc = sqlite3_step(st);
+	rc = journal_mode_wal(st);
 	bool wal = rc == SQLITE_ROW && !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal");
 	if (rc != SQLITE_ROW) {
 		rc = db_fail(db, rc, "open the database", err, errlen);
@@ -280,7 +297,9 @@ static int pragma_setup(struct gops_db *db, char *err, size_t errlen)
 	               err, errlen);
 }
 
-static int host_register(struct gops_db *db, char *err, size_t errlen)
+/* This host's id, recorded first unless the database is only read (where a host never
+ * recorded has id 0: none of the runs are its own). */
+static int host_register(struct gops_db *db, bool record, char *err, size_t errlen)
 {
 	int rc = gops_host_identify(&db->host, err, errlen);
 	if (rc)
@@ -288,18 +307,21 @@ static int host_register(struct gops_db *db, char *err, size_t errlen)
 	char now[40];
 	gops_iso_time(gops_realtime_ns(), now, sizeof now);
 	sqlite3_stmt *st;
-	rc = sqlite3_prepare_v2(
-	    db->conn, "INSERT OR IGNORE INTO hosts (hostname, machine_id, first_seen) VALUES (?, ?, ?)", -1,
-	    &st, NULL);
-	if (rc != SQLITE_OK)
-		return db_fail(db, rc, "record this host", err, errlen);
-	db_bind_text(st, 1, db->host.hostname);
-	db_bind_text(st, 2, db->host.machine_id);
-	db_bind_text(st, 3, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, rc, "record this host", err, errlen);
+	if (record) {
+		rc = sqlite3_prepare_v2(
+		    db->conn,
+		    "INSERT OR IGNORE INTO hosts (hostname, machine_id, first_seen) VALUES (?, ?, ?)", -1,
+		    &st, NULL);
+		if (rc != SQLITE_OK)
+			return db_fail(db, rc, "record this host", err, errlen);
+		db_bind_text(st, 1, db->host.hostname);
+		db_bind_text(st, 2, db->host.machine_id);
+		db_bind_text(st, 3, now);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(db, rc, "record this host", err, errlen);
+	}
 	rc = sqlite3_prepare_v2(db->conn, "SELECT id FROM hosts WHERE hostname = ? AND machine_id = ?", -1,
 	                        &st, NULL);
 	if (rc != SQLITE_OK)
@@ -309,10 +331,12 @@ static int host_register(struct gops_db *db, char *err, size_t errlen)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		db->host_id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE && !record)
+		db->host_id = 0;
 	else
 		rc = db_fail(db, rc, "record this host", err, errlen);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc;
+	return rc == SQLITE_ROW || (rc == SQLITE_DONE && !record) ? 0 : rc;
 }
 
 static int start_writer(struct gops_db *db, char *err, size_t errlen)
@@ -348,6 +372,90 @@ static void db_free(struct gops_db *db)
 		pthread_cond_destroy(&db->wake);
 	free(db->path);
 	free(db);
+}
+
+static int open_read_write(struct gops_db *db, unsigned flags, char *err, size_t errlen)
+{
+	int rc = sqlite3_open_v2(db->path, &db->conn,
+	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	                             ((flags & GOPS_DB_NO_CREATE) ? 0 : SQLITE_OPEN_CREATE),
+	                         NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open the results database '%s': %s", db->path,
+		         db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+		return db_sqlite_errno(rc);
+	}
+	if ((rc = pragma_setup(db, err, errlen)) < 0)
+		return rc;
+	if ((rc = gops_db_migrate(db->conn, db->path, gops_db_migrations, gops_db_n_migrations, err,
+	                          errlen)) < 0)
+		return rc;
+	return host_register(db, true, err, errlen);
+}
+
+/* "file:" URI of a path: every byte but unreserved ones and '/' percent-encoded. */
+static char *file_uri(const char *path, const char *query)
+{
+	char *u = malloc(5 + 3 * strlen(path) + strlen(query) + 1), *o = u;
+	if (!u)
+		abort();
+	o += sprintf(o, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		o += isalnum(*p) || strchr("/-._~", *p) ? sprintf(o, "%c", *p) : sprintf(o, "%%%02X", *p);
+	strcpy(o, query);
+	return u;
+}
+
+static int schema_version(sqlite3 *conn, int *v)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Opens a database that this process may not write, for reading. A WAL file is read through
+ * its shared-memory index, which SQLite creates beside it: where that cannot be made (a
+ * folder greenops may not write, a read-only mount, and no writer holding the file open), the
+ * file is read as it stands on disk (SQLite's immutable mode). Its schema must be this
+ * greenops's: it cannot be brought up to date without writing. */
+static int open_read_only(struct gops_db *db, char *err, size_t errlen)
+{
+	sqlite3_close(db->conn);
+	int rc = sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	int v = 0;
+	if (rc == SQLITE_OK)
+		rc = schema_version(db->conn, &v);
+	if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+		sqlite3_close(db->conn);
+		char *uri = file_uri(db->path, "?immutable=1");
+		rc = sqlite3_open_v2(uri, &db->conn,
+		                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+		free(uri);
+		if (rc == SQLITE_OK)
+			rc = schema_version(db->conn, &v);
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read the results database '%s': %s", db->path,
+		         db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+		return db_sqlite_errno(rc);
+	}
+	sqlite3_busy_timeout(db->conn, BUSY_TIMEOUT_MS);
+	int latest = gops_db_migrations[gops_db_n_migrations - 1].version;
+	if (v != latest) {
+		snprintf(err, errlen,
+		         v > latest ? "'%s' was written by a newer greenops (schema version %d; this one "
+		                      "knows up to %d)"
+		                    : "'%s' is read-only and has schema version %d, older than this "
+		                      "greenops's %d: open it once with write access to bring it up to date",
+		         db->path, v, latest);
+		return -EPROTO;
+	}
+	return host_register(db, false, err, errlen);
 }
 
 int gops_db_open(struct gops_db **out, const char *path, unsigned flags, char *err, size_t errlen)
@@ -391,22 +499,16 @@ int gops_db_open(struct gops_db **out, const char *path, unsigned flags, char *e
 	db->path = owned;
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_cond_init(&db->done, NULL);
-	int rc = sqlite3_open_v2(owned, &db->conn,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-	                             ((flags & GOPS_DB_NO_CREATE) ? 0 : SQLITE_OPEN_CREATE),
-	                         NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open the results database '%s': %s", owned,
-		         db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
-		rc = db_sqlite_errno(rc);
-		goto fail;
+	int rc = open_read_write(db, flags, err, errlen);
+	if ((rc == -EACCES || rc == -ENOENT) && (flags & GOPS_DB_NO_CREATE)) {
+		/* A verb that only reads does not need to write: the file or its folder may be
+		 * another user's, or on a read-only mount. */
+		char first[512];
+		snprintf(first, sizeof first, "%s", err);
+		if ((rc = open_read_only(db, err, errlen)) == -EACCES || rc == -ENOENT)
+			snprintf(err, errlen, "%s", first);
 	}
-	if ((rc = pragma_setup(db, err, errlen)) < 0)
-		goto fail;
-	if ((rc = gops_db_migrate(db->conn, owned, gops_db_migrations, gops_db_n_migrations, err, errlen)) <
-	    0)
-		goto fail;
-	if ((rc = host_register(db, err, errlen)) < 0)
+	if (rc < 0)
 		goto fail;
 	if ((rc = start_writer(db, err, errlen)) < 0)
 		goto fail;

@@ -66,4 +66,75 @@ eq "bad UTF-8: the database holds the same text" "$dbtext" "caf$(printf '\xef\xb
 "$GREENOPS" runs --db "$SCRATCH/utf.db" --json >"$SCRATCH/utf-runs.json"
 eq "bad UTF-8: runs --json keeps the tags" "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))[0]["tags"]))' "$SCRATCH/utf-runs.json")" 2
 
+# 4. Two runs creating the same new database at once. The race is made certain: another
+#    process holds the new file's write lock (as the first run does while it switches the file
+#    to WAL and creates the tables) while greenops run switches it to WAL; SQLite's busy handler
+#    does not cover that step, so the run failed at once with "database is locked". Held until
+#    greenops exits or 3 s have passed, then released: the run must wait for it and store.
+DB="$SCRATCH/race.db"
+python3 -c '
+import os, sqlite3, sys, time
+db = sys.argv[1]
+c = sqlite3.connect(db, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(db + ".held", "w").close()
+while not os.path.exists(db + ".pid"):
+    time.sleep(0.01)
+pid, t = int(open(db + ".pid").read()), time.time()
+while time.time() - t < 3:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.02)
+c.execute("COMMIT")' "$DB" &
+holder=$!
+while [ ! -e "$DB.held" ] && kill -0 "$holder" 2>/dev/null; do sleep 0.01; done
+run --db "$DB" -q -- true 2>"$SCRATCH/race.err" &
+echo $! >"$DB.pid.tmp" && mv "$DB.pid.tmp" "$DB.pid"
+wait $!
+eq "new database locked by another process: the run waits and exits 0" "$?" 0
+wait "$holder"
+eq "new database locked by another process: nothing on stderr" "$(cat "$SCRATCH/race.err")" ""
+eq "new database locked by another process: the run is stored" "$("$GREENOPS" runs --db "$DB" | grep -c ' completed$')" 1
+# and four runs started together on one new file all store
+DB="$SCRATCH/race4.db"
+for i in 1 2 3 4; do run --db "$DB" -q -- true 2>"$SCRATCH/race4.$i.err" & done
+wait
+eq "four runs started at once on a new database: all stored" "$("$GREENOPS" runs --db "$DB" | grep -c ' completed$')" 4
+eq "four runs started at once on a new database: no error" "$(cat "$SCRATCH"/race4.*.err)" ""
+
+# 5. A database that may only be read (a read-only mount; without the privilege to mount one,
+#    a file and folder without write permission): the verbs that read work, run refuses in one
+#    line. They failed with "attempt to write a readonly database" (switching to WAL, the
+#    schema check and the host record all wrote).
+mkdir "$SCRATCH/ro"
+run --db "$SCRATCH/ro/r.db" --tag k=v -- true >/dev/null 2>&1
+readonly_do() { # readonly_do CMD...: CMD with $SCRATCH/ro read-only
+	if [ "$(id -u)" -eq 0 ]; then
+		unshare -m sh -c 'mount --bind -o ro "$0" "$0" && exec "$@"' "$SCRATCH/ro" "$@"
+	else
+		chmod a-w "$SCRATCH/ro/r.db" "$SCRATCH/ro" && "$@"
+		local rc=$?
+		chmod u+w "$SCRATCH/ro" "$SCRATCH/ro/r.db"
+		return $rc
+	fi
+}
+if [ "$(id -u)" -ne 0 ] || unshare -m true 2>/dev/null; then
+	readonly_do "$GREENOPS" runs --db "$SCRATCH/ro/r.db" >"$SCRATCH/ro.out" 2>"$SCRATCH/ro.err"
+	eq "read-only database: runs exits 0" "$?" 0
+	contains "read-only database: runs lists the run" "$SCRATCH/ro.out" ' completed$'
+	readonly_do "$GREENOPS" show --db "$SCRATCH/ro/r.db" last >"$SCRATCH/ro.out" 2>>"$SCRATCH/ro.err"
+	eq "read-only database: show exits 0" "$?" 0
+	readonly_do "$GREENOPS" export-csv runs --db "$SCRATCH/ro/r.db" >"$SCRATCH/ro.csv" 2>>"$SCRATCH/ro.err"
+	eq "read-only database: export-csv exits 0" "$?" 0
+	eq "read-only database: export-csv writes the run" "$(grep -c 'completed' "$SCRATCH/ro.csv")" 1
+	eq "read-only database: nothing on stderr" "$(cat "$SCRATCH/ro.err")" ""
+	readonly_do "$GREENOPS" run --db "$SCRATCH/ro/r.db" -q -- true >/dev/null 2>"$SCRATCH/ro-run.err"
+	eq "read-only database: run exits 1" "$?" 1
+	eq "read-only database: run says why in one line" "$(grep -c "greenops run: cannot .*'$SCRATCH/ro/r.db'" "$SCRATCH/ro-run.err")" 1
+else
+	ok "# SKIP read-only database: running as root without the privilege to mount"
+fi
+
 done_testing
