@@ -865,6 +865,7 @@ int cmd_serve_bench(int argc, char **argv)
 	char **idle_names = NULL;
 	size_t n_idle = 0;
 	struct lg_bench bench = {0};
+	struct serve_bench_db sdb = {0};
 	json_t *j = NULL;
 	int status = 0;
 	if (lg_client_new(&client, &co, err, sizeof err)) {
@@ -878,8 +879,9 @@ int cmd_serve_bench(int argc, char **argv)
 		goto out;
 	}
 	char note[300] = "";
-	if (!o.no_db && !o.no_energy &&
-	    serve_bench_load_idle(o.db_path, &o.mon, &idle_vals, &idle_names, &n_idle) < 0) {
+	if (!o.no_db &&
+	    (serve_bench_db_begin(&sdb, o.db_path, argc, argv) < 0 ||
+	     (!o.no_energy && serve_bench_load_idle(sdb.db, &o.mon, &idle_vals, &idle_names, &n_idle) < 0))) {
 		status = 1;
 		goto out;
 	}
@@ -935,11 +937,11 @@ int cmd_serve_bench(int argc, char **argv)
 		status = status ? status : 1;
 	if (o.requests_path && write_requests(o.requests_path, &bench))
 		status = status ? status : 1;
-	if (!o.no_db && bench.n_runs) {
-		long long id = serve_bench_store(o.db_path, argc, argv, &bench, j, mon, status);
+	if (sdb.db) {
+		long long id = serve_bench_db_finish(&sdb, &bench, j, mon, status);
 		if (id < 0)
 			status = status ? status : 1;
-		else if (!o.quiet)
+		else if (bench.n_runs && !o.quiet)
 			fprintf(stderr,
 			        "greenops %s: stored as run %lld ('greenops show %lld', 'greenops export-csv "
 			        "requests --run %lld')\n",
@@ -948,6 +950,8 @@ int cmd_serve_bench(int argc, char **argv)
 	int stop = stop_status(&bench, &o, ui.label);
 	status = status ? status : stop;
 out:
+	if (sdb.db) /* stopped before the sweep began */
+		serve_bench_db_finish(&sdb, &bench, NULL, NULL, status);
 	json_decref(j);
 	power_release(&power_cache);
 	serve_bench_idle_release(idle_vals, idle_names, n_idle);

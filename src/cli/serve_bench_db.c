@@ -63,51 +63,63 @@ static int store_rate(struct gops_db *db, int64_t run_id, const struct lg_bench_
 	return rc < 0 ? -1 : 0;
 }
 
-long long serve_bench_store(const char *db_path, int argc, char **argv, const struct lg_bench *b, json_t *j,
-                            const gops_monitor *mon, int exit_status)
+int serve_bench_db_begin(struct serve_bench_db *s, const char *db_path, int argc, char **argv)
 {
 	char err[512];
-	struct gops_db *db;
-	if (gops_db_open(&db, db_path, 0, err, sizeof err) < 0) {
-		cmd_error("serve-bench", "%s", err);
-		return -1;
+	s->run_id = 0;
+	if (gops_db_open(&s->db, db_path, 0, err, sizeof err) < 0) {
+		s->db = NULL;
+		return cmd_error("serve-bench", "%s", err), -1;
 	}
 	struct gops_db_run_info in;
 	gops_db_run_info_init(&in);
 	in.kind = "serve-bench";
 	in.argc = argc;
 	in.argv = (const char *const *)argv;
+	if (gops_db_run_begin(s->db, &in, &s->run_id) < 0) {
+		cmd_error("serve-bench", "cannot store the run in '%s': %s", gops_db_path(s->db),
+		          gops_db_error(s->db));
+		gops_db_close(s->db, NULL, 0);
+		s->db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+long long serve_bench_db_finish(struct serve_bench_db *s, const struct lg_bench *b, json_t *j,
+                                const gops_monitor *mon, int exit_status)
+{
+	struct gops_db *db = s->db;
+	if (!db)
+		return -1;
+	s->db = NULL;
 	const struct gops_result *r = mon ? gops_monitor_result(mon) : NULL;
-	if (r)
-		in.started_realtime_ns = r->start_realtime_ns;
-	int64_t run_id = 0;
-	int rc = gops_db_run_begin(db, &in, &run_id);
+	int rc = 0;
 	json_t *runs = json_object_get(j, "runs");
 	for (size_t i = 0; rc == 0 && i < b->n_runs; i++)
-		rc = store_rate(db, run_id, &b->runs[i], json_array_get(runs, i));
+		rc = store_rate(db, s->run_id, &b->runs[i], json_array_get(runs, i));
+	enum gops_run_status st = b->stopped  ? GOPS_RUN_INTERRUPTED
+	                          : b->n_runs ? GOPS_RUN_COMPLETED
+	                                      : GOPS_RUN_FAILED;
 	if (rc == 0)
-		rc = gops_db_run_finish(db, run_id, r, exit_status, 0,
-		                        b->stopped ? GOPS_RUN_INTERRUPTED : GOPS_RUN_COMPLETED);
+		rc = gops_db_run_finish(db, s->run_id, r, exit_status, 0, st);
 	if (rc < 0)
 		cmd_error("serve-bench", "cannot store the results in '%s': %s", gops_db_path(db),
 		          gops_db_error(db));
+	char err[512];
 	if (gops_db_close(db, err, sizeof err) < 0 && rc == 0) {
 		cmd_error("serve-bench", "%s", err);
 		rc = -1;
 	}
-	return rc < 0 ? -1 : run_id;
+	return rc < 0 ? -1 : s->run_id;
 }
 
-int serve_bench_load_idle(const char *db_path, struct gops_options *o, struct gops_idle_value **vals,
+int serve_bench_load_idle(struct gops_db *db, struct gops_options *o, struct gops_idle_value **vals,
                           char ***names, size_t *n)
 {
 	*vals = NULL, *names = NULL, *n = 0;
 	if (o->idle != GOPS_IDLE_STORED && o->idle != GOPS_IDLE_AUTO)
 		return 0;
-	char err[512];
-	struct gops_db *db;
-	if (gops_db_open(&db, db_path, 0, err, sizeof err) < 0)
-		return cmd_error("serve-bench", "%s", err), -1;
 	struct gops_db_baseline *b = NULL;
 	size_t nb = 0;
 	int rc = gops_db_baselines_load(db, &b, &nb);
@@ -116,7 +128,6 @@ int serve_bench_load_idle(const char *db_path, struct gops_options *o, struct go
 	else if (nb == 0 && o->idle == GOPS_IDLE_STORED)
 		rc = -1,
 		cmd_error("serve-bench", "no idle baseline stored for this host: run 'greenops idle' first");
-	gops_db_close(db, NULL, 0);
 	if (rc < 0) {
 		free(b);
 		return -1;

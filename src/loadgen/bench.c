@@ -213,6 +213,8 @@ static void finish_run(struct lg_bench_run *r)
 int lg_bench_run(struct lg_bench *b, const struct lg_bench_opts *o, char *err, size_t errlen)
 {
 	memset(b, 0, sizeof *b);
+	if (errlen)
+		err[0] = 0;
 	b->runs = calloc(o->n_rates, sizeof *b->runs);
 	double *trace = calloc(o->ds->n + 1, sizeof *trace);
 	if (!b->runs || !trace) {
@@ -299,6 +301,11 @@ int lg_bench_run(struct lg_bench *b, const struct lg_bench_opts *o, char *err, s
 	free(trace);
 	if (b->n_runs && !b->t_end)
 		b->t_end = gops_now_ns();
+	if (rc && errlen && !err[0]) { /* an allocation deep in the client or the schedule */
+		char label[32];
+		lg_rate_label(&b->runs[b->n_runs].rate, label, sizeof label);
+		snprintf(err, errlen, "cannot keep the requests of rate %s: %s", label, strerror(-rc));
+	}
 	return rc;
 }
 

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define MAX_SYNTHETIC 4096
 
@@ -23,6 +25,64 @@ char *lg_url_join(const char *base_url, const char *path)
 	return gops_xasprintf("%.*s%s", (int)ulen, base_url, path);
 }
 
+/* Bytes of memory this process may still take: the least of what the machine has available,
+ * the address-space and data limits (ulimit -v, -d) and the cgroup's memory.max. SIZE_MAX
+ * where nothing says. */
+static size_t memory_allowed(void)
+{
+	size_t allowed = SIZE_MAX;
+	unsigned long long kb;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1 && kb < SIZE_MAX / 1024)
+			allowed = (size_t)kb * 1024;
+	if (f)
+		fclose(f);
+	int limits[] = {RLIMIT_AS, RLIMIT_DATA};
+	for (size_t i = 0; i < 2; i++) {
+		struct rlimit rl;
+		if (!getrlimit(limits[i], &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < allowed)
+			allowed = (size_t)rl.rlim_cur;
+	}
+	/* cgroup v2: the line "0::/PATH" of /proc/self/cgroup */
+	char dir[300] = "", file[340], *nl;
+	if ((f = fopen("/proc/self/cgroup", "r"))) {
+		while (fgets(line, sizeof line, f))
+			if (!strncmp(line, "0::", 3) && (nl = strchr(line, '\n')))
+				*nl = 0, snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", line + 3);
+		fclose(f);
+	}
+	uint64_t max, cur;
+	if (dir[0] && (snprintf(file, sizeof file, "%s/memory.max", dir), !gops_read_u64(file, &max)) &&
+	    (snprintf(file, sizeof file, "%s/memory.current", dir), !gops_read_u64(file, &cur))) {
+		uint64_t left = cur < max ? max - cur : 0;
+		if (left < allowed)
+			allowed = (size_t)left;
+	}
+	return allowed;
+}
+
+/* What one request keeps until the report: its record, its send time, its share of the
+ * metrics' sorted copies, and a gap per output token. */
+static size_t request_bytes(int output_len)
+{
+	return sizeof(struct lg_record) + sizeof(int64_t) + 6 * sizeof(double) +
+	       (size_t)(output_len > 0 ? output_len : 0) * sizeof(uint32_t);
+}
+
+int lg_requests_fit(size_t n, int output_len, char *err, size_t errlen)
+{
+	size_t each = request_bytes(output_len), allowed = memory_allowed();
+	if (n <= allowed / each)
+		return 0;
+	snprintf(err, errlen,
+	         "%zu requests need about %.3g GiB to keep each one's timings (%zu bytes a request); "
+	         "this process may use %.3g GiB: use fewer --num-requests",
+	         n, (double)n * (double)each / 1073741824.0, each, (double)allowed / 1073741824.0);
+	return -ENOMEM;
+}
+
 int lg_requests_prepare(struct lg_dataset *ds, const struct lg_requests_spec *s,
                         const struct lg_body_opts *bo, const struct lg_rate *rates, size_t n_rates, char *err,
                         size_t errlen)
@@ -32,6 +92,9 @@ int lg_requests_prepare(struct lg_dataset *ds, const struct lg_requests_spec *s,
 		has_trace |= rates[i].kind == LG_ARRIVAL_TRACE;
 	memset(ds, 0, sizeof *ds);
 	int rc;
+	if (s->num_requests &&
+	    (rc = lg_requests_fit(s->num_requests + s->warmup, s->output_len, err, errlen)))
+		return rc;
 	if (s->dataset) {
 		rc = lg_dataset_load(ds, s->dataset, bo, err, errlen);
 	} else if (has_trace) {

@@ -25,6 +25,11 @@ struct lg_requests_spec {
 	unsigned long seed;
 };
 
+/* Whether the records of n requests (of output_len tokens) fit the memory this process may
+ * still take (available memory, ulimit -v/-d, the cgroup's memory.max): 0, or -ENOMEM with a
+ * one-line message saying how much they need and how much there is. */
+int lg_requests_fit(size_t n, int output_len, char *err, size_t errlen);
+
 /* Loads or builds the requests of a sweep over rates[0..n_rates): a dataset file, else
  * synthetic prompts (as many as one rate sends, at most 4096, reused in turn); a 'trace'
  * rate needs a file with a timestamp on every line. Returns 0, or -errno with a one-line

@@ -30,4 +30,38 @@ eq "huge usage: the CSV row keeps it" "$(awk -F, 'NR == 2 {print $15}' "$SCRATCH
 eq "huge usage: the database keeps it" \
 	"$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select max(tokens_out) from requests").fetchone()[0])' "$SCRATCH/tok.db")" 5000000000
 
+# 3. A sweep killed outright (SIGKILL: nothing of greenops runs after it) leaves a run that
+#    `greenops runs` shows as lost, as a killed `greenops run` does: the run is stored as
+#    running before the first request is sent. It left no record at all.
+start_mock slow --ttft-ms 20 --gap-ms 20 --tokens 4
+DB="$SCRATCH/kill.db"
+"$GREENOPS" serve-bench --model mock --no-energy --cooldown 0 --db "$DB" \
+	--base-url "http://127.0.0.1:$PORT" --rate 5 --num-requests 10000 --output-len 4 \
+	--quiet >/dev/null 2>"$SCRATCH/kill.err" &
+sbpid=$!
+PIDS="$PIDS $sbpid"
+# the first requests reach the mock after the run is stored
+for _ in $(seq 600); do
+	[ "$(grep -c . "$SCRATCH/slow.log" 2>/dev/null)" -ge 3 ] && break
+	kill -0 "$sbpid" 2>/dev/null || break
+	sleep 0.05
+done
+kill -KILL "$sbpid"
+wait "$sbpid" 2>/dev/null
+"$GREENOPS" runs --db "$DB" >"$SCRATCH/kill.runs" 2>&1
+eq "SIGKILLed serve-bench: one run listed" "$(grep -c 'serve-bench' "$SCRATCH/kill.runs")" 1
+contains "SIGKILLed serve-bench: it is lost" "$SCRATCH/kill.runs" ' lost$'
+
+# 4. --num-requests 1000000000 under a memory limit (ulimit -v): one line saying how much the
+#    records need and how much there is, before anything is sent (it printed
+#    "greenops serve-bench: " and nothing else when an allocation failed).
+n_before=$(grep -c . "$SCRATCH/slow.log")
+(ulimit -v 1000000 && sb --db "$SCRATCH/mem.db" --base-url "http://127.0.0.1:$PORT" --rate inf \
+	--num-requests 1000000000 --output-len 4) >/dev/null 2>"$SCRATCH/mem.err"
+eq "1e9 requests under ulimit -v 1 GB: exit 1" "$?" 1
+contains "1e9 requests: says what they need and what there is" "$SCRATCH/mem.err" \
+	"^greenops serve-bench: 1000000000 requests need about [0-9.]+ GiB to keep each one's timings .*this process may use [0-9.]+ GiB: use fewer --num-requests$"
+eq "1e9 requests: one line" "$(wc -l <"$SCRATCH/mem.err")" 1
+eq "1e9 requests: nothing sent" "$(grep -c . "$SCRATCH/slow.log")" "$n_before"
+
 done_testing
