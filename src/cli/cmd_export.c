@@ -66,7 +66,27 @@ struct exp_domain {
 	bool present; /* in the current monitor */
 };
 
+/* Clients that hold a connection without finishing a request (a slow or stalled client, a
+ * port scanner, slowloris) must not crowd out Prometheus: many connections are allowed, each
+ * is closed after IDLE_S without a byte, and one that has not completed a request REQUEST_S
+ * after it opened or after its last response is shut down, trickling or not. */
+#define CONN_LIMIT     512
+#define CONN_IDLE_S    5u
+#define CONN_REQUEST_S 10
+
+struct conn_slot {
+	int fd;           /* -1: free */
+	int64_t since_ns; /* opened, or last answered */
+};
+
+struct conns {
+	pthread_mutex_t lock;
+	struct conn_slot slot[CONN_LIMIT];
+	unsigned long cut; /* connections shut down for holding a request too long */
+};
+
 struct exporter {
+	struct conns conns;
 	pthread_mutex_t lock; /* everything below */
 	gops_monitor *mon;
 	struct exp_domain *dom;
@@ -347,11 +367,61 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, char *bo
 	return ret;
 }
 
+/* --- connections --------------------------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct conns *cs = cls;
+	pthread_mutex_lock(&cs->lock);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		for (size_t i = 0; ci && i < CONN_LIMIT; i++)
+			if (cs->slot[i].fd < 0) {
+				cs->slot[i] = (struct conn_slot){ci->connect_fd, gops_now_ns()};
+				*socket_context = &cs->slot[i];
+				break;
+			}
+	} else if (*socket_context) {
+		/* libmicrohttpd tells of the close before closing the socket: the number cannot be
+		 * another connection's while it is in the table */
+		((struct conn_slot *)*socket_context)->fd = -1;
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&cs->lock);
+}
+
+static void answered(struct conns *cs, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	pthread_mutex_lock(&cs->lock);
+	if (ci && ci->socket_context)
+		((struct conn_slot *)ci->socket_context)->since_ns = gops_now_ns();
+	pthread_mutex_unlock(&cs->lock);
+}
+
+/* Shuts down the sockets of connections that have held a request open too long; the HTTP
+ * thread then sees the end of the stream and closes them itself. */
+static void cut_slow(struct conns *cs)
+{
+	int64_t now = gops_now_ns(), limit = (int64_t)CONN_REQUEST_S * 1000000000;
+	pthread_mutex_lock(&cs->lock);
+	for (size_t i = 0; i < CONN_LIMIT; i++)
+		if (cs->slot[i].fd >= 0 && now - cs->slot[i].since_ns > limit) {
+			shutdown(cs->slot[i].fd, SHUT_RDWR);
+			cs->slot[i].since_ns = INT64_MAX / 2; /* once */
+			cs->cut++;
+		}
+	pthread_mutex_unlock(&cs->lock);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_size,
                               void **con_cls)
 {
 	struct exporter *ex = cls;
+	answered(&ex->conns, c);
 	static const char text[] = "text/plain; charset=utf-8";
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		static char msg[] = "only GET and HEAD\n";
@@ -453,7 +523,7 @@ static int listen_on(const char *arg, char *shown, size_t len)
 		}
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
 			e = errno;
 			close(fd);
 			fd = -1;
@@ -536,10 +606,13 @@ static int serve(struct exporter *ex, const sigset_t *stop, double rotate_s)
 		int64_t wait = next ? next - gops_now_ns() : 3600LL * 1000000000;
 		if (wait < 0)
 			wait = 0;
+		if (wait > 1000000000) /* slow connections are looked at every second */
+			wait = 1000000000;
 		struct timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
 		int sig = sigtimedwait(stop, NULL, &ts);
 		if (sig > 0)
 			return sig;
+		cut_slow(&ex->conns);
 		if (next && gops_now_ns() >= next) {
 			rotate(ex);
 			next += (int64_t)(rotate_s * 1e9);
@@ -568,6 +641,10 @@ static void print_totals(struct exporter *ex, const struct gops_result *r, int s
 		any = true;
 	}
 	fprintf(stderr, "%s\n", any ? "" : " nothing measured");
+	if (ex->conns.cut)
+		fprintf(stderr,
+		        "greenops export: %lu connection%s closed for holding a request more than %d s\n",
+		        ex->conns.cut, ex->conns.cut == 1 ? "" : "s", CONN_REQUEST_S);
 }
 
 int cmd_export(int argc, char **argv)
@@ -603,6 +680,9 @@ int cmd_export(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&ex.lock, NULL);
+	pthread_mutex_init(&ex.conns.lock, NULL);
+	for (size_t i = 0; i < CONN_LIMIT; i++)
+		ex.conns.slot[i].fd = -1;
 
 	struct MHD_Daemon *httpd = NULL;
 	int64_t t0;
@@ -612,8 +692,9 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	httpd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, &ex,
-	                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-	                         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+	                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, CONN_IDLE_S,
+	                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+	                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &ex.conns, MHD_OPTION_END);
 	if (!httpd) {
 		cmd_error(VERB, "cannot serve on %s: libmicrohttpd did not start", shown);
 		close(fd);
@@ -631,6 +712,7 @@ int cmd_export(int argc, char **argv)
 out:
 	gops_monitor_free(ex.mon);
 	pthread_mutex_destroy(&ex.lock);
+	pthread_mutex_destroy(&ex.conns.lock);
 	free(ex.dom);
 	free(ex.live);
 	return status;

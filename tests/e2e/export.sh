@@ -171,6 +171,34 @@ contains "deploy/ selects summed=\"true\", which is served" "$SCRATCH/m1" 'summe
 contains "deploy/ selects method=\"estimated\", which is served" "$SCRATCH/m6" 'method="estimated"'
 check "the dashboard is valid JSON" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$DEPLOY/grafana-dashboard.json"
 
+# Slow clients (slowloris: a request begun and never finished, one header line every half
+# second, so the connection is never idle). 80 of them held every connection of the exporter
+# (64), and a scrape waited for as long as they trickled. Now: many connections are allowed,
+# so a scrape is answered while all 80 still hold theirs; and each is shut down once it has
+# held a request 10 s, so even more of them than the exporter accepts cannot keep a scrape out.
+start_exporter "$SCRATCH/slow.log" --sources estimate
+python3 "$TESTS_DIR/mock/slow_clients.py" "$ADDR" 80 40 "$SCRATCH/slow.status" >"$SCRATCH/slow.out" &
+SLOWPID=$!
+for _ in $(seq 200); do [ -s "$SCRATCH/slow.status" ] && break; sleep 0.1; done
+curl -s -o "$SCRATCH/slow.m" -w '%{http_code}' --max-time 30 "http://$ADDR/metrics" >"$SCRATCH/slow.code"
+held=$(cut -d' ' -f2 "$SCRATCH/slow.status")
+eq "80 slow clients: a scrape is answered" "$(cat "$SCRATCH/slow.code")" 200
+eq "80 slow clients: ... while every one of them still holds its connection" "$held" 80
+wait "$SLOWPID"
+eq "80 slow clients: each connection is shut down after holding its request 10 s" "$(cut -d' ' -f1 "$SCRATCH/slow.out")" 80
+python3 "$TESTS_DIR/mock/slow_clients.py" "$ADDR" 600 60 "$SCRATCH/slow2.status" >"$SCRATCH/slow2.out" &
+SLOWPID=$!
+for _ in $(seq 200); do [ -s "$SCRATCH/slow2.status" ] && break; sleep 0.1; done
+curl -s -o "$SCRATCH/slow2.m" -w '%{http_code}' --max-time 45 "http://$ADDR/metrics" >"$SCRATCH/slow2.code"
+eq "600 slow clients, more than it accepts: a scrape is answered" "$(cat "$SCRATCH/slow2.code")" 200
+kill "$SLOWPID" 2>/dev/null
+wait "$SLOWPID" 2>/dev/null
+kill -TERM "$EPID"
+wait "$EPID"
+wait "$CATPID"
+EPID=
+contains "slow clients: the exporter says how many it cut" "$SCRATCH/slow.log" "^greenops export: [0-9]+ connections closed for holding a request more than 10 s$"
+
 # Bad flags: one line, exit 2.
 bad() { # NAME PATTERN ARGS...
 	local name=$1 pat=$2
