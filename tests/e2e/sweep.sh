@@ -66,7 +66,8 @@ eq "the cheapest batch size" "$(jget "$SCRATCH/a.json" cheapest.params.batch)" 5
 check "its interval holds its mean" python3 -c 'import json,sys
 c = json.load(open(sys.argv[1]))["cheapest"]
 assert c["ci_low_j"] < c["energy_per_unit_j"] < c["ci_high_j"] and c["ok"] == 3 and c["sd_j"] > 0' "$SCRATCH/a.json"
-contains "analyze names the cheapest with its interval" "$SCRATCH/a.out" '^cheapest: batch=512: [0-9.]+ [mµn]?J per unit, 95% interval \[[0-9.]+ [mµn]?J, [0-9.]+ [mµn]?J\] \(3 runs\)$'
+# Three noisy runs (a loaded machine) can put the Student-t interval's low end below 0.
+contains "analyze names the cheapest with its interval" "$SCRATCH/a.out" '^cheapest: batch=512: [0-9.]+ [mµn]?J per unit, 95% interval \[-?[0-9.]+ [mµn]?J, [0-9.]+ [mµn]?J\] \(3 runs\)$'
 contains "the failed configuration is listed with its class" "$SCRATCH/a.out" '^  batch=1024 +3 +0  oom: '
 contains "batch correlates negatively with energy per sample" "$SCRATCH/a.out" '^  batch +energy_per_unit_j +spearman +-0\.[5-9]'
 "$GREENOPS" analyze --sweep 1 --db "$DB" --subject-to 'duration_s<=0' >"$SCRATCH/c.out" 2>&1
