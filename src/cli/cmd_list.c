@@ -45,6 +45,7 @@ struct probe {
 	int failed;         /* last read's errno */
 	size_t reads, changes;
 	double first_v, last_v, first_t, last_t; /* value at the first read; at the last change */
+	double first_change_v;                   /* value at the first change */
 	int64_t t_first_change, t_last_change;
 	double cost_ns; /* summed read time */
 	double power_w;
@@ -81,7 +82,7 @@ static void probe_domains(struct src_rec *src, size_t nsrc, struct gops_domain_l
 					p[i].first_v = v, p[i].first_t = (double)t1 / 1e9;
 				} else if (v != prev[i]) {
 					if (p[i].changes == 0)
-						p[i].t_first_change = t1;
+						p[i].t_first_change = t1, p[i].first_change_v = v;
 					p[i].t_last_change = t1;
 					p[i].changes++;
 					p[i].last_v = v, p[i].last_t = (double)t1 / 1e9;
@@ -104,7 +105,12 @@ static void probe_domains(struct src_rec *src, size_t nsrc, struct gops_domain_l
 	for (size_t i = 0; i < dl->n; i++) {
 		if (p[i].changes == 0)
 			continue;
-		if (p[i].energy && p[i].last_t > p[i].first_t)
+		/* Between the first and the last change seen: each value is fresh where it has just
+		 * changed, whereas the first read may hold a value whoever publishes it is late with. */
+		if (p[i].energy && p[i].changes >= 2 && p[i].t_last_change > p[i].t_first_change)
+			p[i].power_w = (p[i].last_v - p[i].first_change_v) /
+			               ((double)(p[i].t_last_change - p[i].t_first_change) / 1e9);
+		else if (p[i].energy && p[i].last_t > p[i].first_t)
 			p[i].power_w = (p[i].last_v - p[i].first_v) / (p[i].last_t - p[i].first_t);
 	}
 }
