@@ -153,6 +153,8 @@ def main(argv=None):
     a = parse_args(argv)
     if a.export_onnx:
         return export_onnx(a)
+    # The data folder is looked for first: a wrong --data is said before seconds of imports.
+    a.cifar = (None, None) if a.synthetic else find_cifar(a.data)
     import torch
     try:
         return run(a)
@@ -186,7 +188,7 @@ def run(a):
     per_sample = 3 * a.size * a.size * 4
     k = max(1, min(8, int(2e9 // (a.batch * per_sample))))
     n = k * a.batch
-    folder, fmt = (None, None) if a.synthetic else find_cifar(a.data)
+    folder, fmt = a.cifar
     if folder:
         x8, y = load_cifar(folder, fmt, n, np)
         mean = torch.tensor([0.4914, 0.4822, 0.4465], device=dev).view(1, 3, 1, 1)
