@@ -241,7 +241,11 @@ int onnx_file_read_buffer(struct onnx_file *f, const uint8_t *data, size_t len, 
 	return unpack(f, data, len, name, flags, err, errlen);
 }
 
-/* Pipes and other unmappable files are read into memory. */
+/* The most one protobuf message can hold: a model beyond it keeps its weights in external
+ * data files. */
+#define ONNX_MAX_BYTES ((size_t)2 << 30)
+
+/* A pipe is read into memory, up to ONNX_MAX_BYTES (-EFBIG beyond). */
 static int read_all(int fd, uint8_t **out, size_t *outlen)
 {
 	size_t len = 0, cap = 1 << 16;
@@ -250,6 +254,10 @@ static int read_all(int fd, uint8_t **out, size_t *outlen)
 		return -ENOMEM;
 	for (;;) {
 		if (len == cap) {
+			if (cap >= ONNX_MAX_BYTES) {
+				free(p);
+				return -EFBIG;
+			}
 			uint8_t *q = realloc(p, cap * 2);
 			if (!q) {
 				free(p);
@@ -296,6 +304,12 @@ int onnx_file_read(struct onnx_file *f, const char *path, unsigned flags, char *
 		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(EISDIR));
 		return -EISDIR;
 	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		/* /dev/zero, /dev/urandom, a terminal: no end, and never a model */
+		close(fd);
+		snprintf(err, errlen, "cannot read '%s': not a file or a pipe (a device or a socket)", path);
+		return -EINVAL;
+	}
 	int rc;
 	if (S_ISREG(st.st_mode)) {
 		size_t len = (size_t)st.st_size;
@@ -321,10 +335,15 @@ int onnx_file_read(struct onnx_file *f, const char *path, unsigned flags, char *
 	size_t len = 0;
 	rc = read_all(fd, &buf, &len);
 	close(fd);
-	if (rc) {
+	if (rc == -EFBIG)
+		snprintf(err, errlen,
+		         "cannot read '%s': more than 2 GiB, the most one protobuf message holds (a larger "
+		         "model keeps its weights in external data files)",
+		         path);
+	else if (rc)
 		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(-rc));
+	if (rc)
 		return rc;
-	}
 	rc = onnx_file_read_buffer(f, buf, len, path, flags, err, errlen);
 	free(buf);
 	return rc;

@@ -125,6 +125,15 @@ error_case "no model" 2 "which model\?" --batch 2
 error_case "two models" 2 "unexpected argument" "$M/cnn.onnx" "$M/cnn.onnx"
 error_case "unwritable --json" 1 "cannot write '$SCRATCH/no/such.json'" "$M/cnn.onnx" --json "$SCRATCH/no/such.json"
 
+# A device that never ends (/dev/zero was read until memory ran out) is refused at once; a
+# pipe still works.
+timeout 60 "$GREENOPS" macs /dev/zero >/dev/null 2>"$SCRATCH/zero.err"
+eq "/dev/zero: exit 1" "$?" 1
+eq "/dev/zero: one line naming it" "$(cat "$SCRATCH/zero.err")" "greenops macs: cannot read '/dev/zero': not a file or a pipe (a device or a socket)"
+"$GREENOPS" macs /dev/stdin --json "$SCRATCH/pipe.json" <"$M/attention.onnx" >/dev/null 2>"$SCRATCH/pipe.err"
+eq "a model through a pipe: exit 0" "$?" 0
+eq "a model through a pipe: the same MACs as from the file" "$(jget "$SCRATCH/pipe.json" macs)" "$(jget "$SCRATCH/att.json" macs)"
+
 "$GREENOPS" help macs >"$SCRATCH/help.out"
 contains "help describes --input" "$SCRATCH/help.out" '--input NAME=DIMS'
 
