@@ -1,6 +1,6 @@
 /* libFuzzer entry point for the ONNX reader and the MAC counter: any byte string must give a
  * count or a one-line error, never a crash, a leak or undefined behaviour.
- * Built and run by bench/fuzz_onnx.sh. */
+ * Built and run by bench/fuzz.sh onnx. */
 #include "model/macs.h"
 
 #include <stddef.h>

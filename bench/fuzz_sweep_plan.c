@@ -1,6 +1,6 @@
 /* libFuzzer entry point for the sweep plan reader: any byte string must give a plan or one
  * error line naming the file, never a crash, a leak or undefined behaviour; a plan that reads
- * must also order and expand without trouble. Built and run by bench/fuzz_sweep_plan.sh. */
+ * must also order and expand without trouble. Built and run by bench/fuzz.sh sweep_plan. */
 #include "sweep/plan.h"
 
 #include <stddef.h>
