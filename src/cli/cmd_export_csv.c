@@ -145,7 +145,7 @@ int cmd_export_csv(int argc, char **argv)
 	int c, status = 2;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "-o:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "-:o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			if (table) {
@@ -173,11 +173,8 @@ int cmd_export_csv(int argc, char **argv)
 		case OPT_DB:
 			db_path = optarg;
 			break;
-		case ':':
-			cmd_usage_error("export-csv", "option '%s' needs a value", argv[optind - 1]);
-			goto done;
 		default:
-			cmd_usage_error("export-csv", "unknown option '%s'", argv[optind - 1]);
+			cmd_option_error("export-csv", c, argv);
 			goto done;
 		}
 	}

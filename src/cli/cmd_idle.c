@@ -418,7 +418,7 @@ static int parse_args(struct idle *s, int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		bool ok = true;
 		switch (c) {
 		case OPT_DURATION:
@@ -456,7 +456,7 @@ static int parse_args(struct idle *s, int argc, char **argv)
 			if (h < 0)
 				return 2;
 			if (h == 0)
-				return cmd_usage_error("idle", "unknown option '%s'", argv[optind - 1]);
+				return cmd_option_error("idle", c, argv);
 		}
 		}
 		if (!ok)

@@ -361,7 +361,7 @@ int cmd_list(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		if (c == 'j') {
 			json_path = optarg;
 		} else if (c == 's') {
@@ -379,7 +379,7 @@ int cmd_list(int argc, char **argv)
 				                       optarg);
 			args.cpu_tdp_w = w;
 		} else {
-			return cmd_usage_error("list", "unknown option '%s'", argv[optind - 1]);
+			return cmd_option_error("list", c, argv);
 		}
 	}
 	if (optind < argc)

@@ -258,7 +258,7 @@ int cmd_run(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:q", longopts, NULL)) != -1) {
 		int r = monitor_opt("run", c, optarg, &o);
 		if (r < 0)
 			return 2;
@@ -317,10 +317,8 @@ int cmd_run(int argc, char **argv)
 		case 'q':
 			out.quiet = true;
 			break;
-		case ':':
-			return cmd_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+			return cmd_option_error("run", c, argv);
 		}
 	}
 	if (optind >= argc)

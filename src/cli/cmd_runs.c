@@ -112,7 +112,7 @@ int cmd_runs(int argc, char **argv)
 	int c, status = 2;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TAG:
 			if (!db_cli_tag_add("runs", &tags, optarg, true))
@@ -129,7 +129,7 @@ int cmd_runs(int argc, char **argv)
 			db_path = optarg;
 			break;
 		default:
-			cmd_usage_error("runs", "unknown option '%s'", argv[optind - 1]);
+			cmd_option_error("runs", c, argv);
 			goto out;
 		}
 	}

@@ -150,7 +150,7 @@ int cmd_show(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "-", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "-:", opts, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			if (which)
@@ -165,7 +165,7 @@ int cmd_show(int argc, char **argv)
 			db_path = optarg;
 			break;
 		default:
-			return cmd_usage_error("show", "unknown option '%s'", argv[optind - 1]);
+			return cmd_option_error("show", c, argv);
 		}
 	}
 	if (!which)

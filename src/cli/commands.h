@@ -34,5 +34,8 @@ const struct cmd *cmd_find(const char *name);
 /* Prints "greenops VERB: MSG" to stderr; returns 2 (usage error) for convenience. */
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cmd_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After getopt_long returned C (':' or '?', with ':' first in the option string): "option
+ * '--x' needs a value" or "unknown option '--x'"; returns 2. */
+int cmd_option_error(const char *verb, int c, char **argv);
 
 #endif

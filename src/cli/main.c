@@ -4,6 +4,7 @@
 #include <greenops/greenops.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,13 @@ int cmd_error(const char *verb, const char *fmt, ...)
 	vmsg(verb, fmt, ap);
 	va_end(ap);
 	return 1;
+}
+
+int cmd_option_error(const char *verb, int c, char **argv)
+{
+	if (c == ':')
+		return cmd_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
+	return cmd_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
 }
 
 static void print_help(FILE *f)
