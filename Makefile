@@ -43,7 +43,7 @@ MEASURE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(MEASURE_SRC))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst %.c,%.o,$(GEN_SRC))
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 
-.PHONY: all deps test demo install clean asan format check-format
+.PHONY: all deps test demo install uninstall clean asan format check-format FORCE
 all: $(BUILD)/greenops $(BUILD)/libgreenops.a $(BUILD)/libgreenops.so $(BUILD)/libgreenops.so.0 \
 	$(BUILD)/greenops.pc $(BUILD)/greenops-uninstalled.pc $(EXTRA_ALL)
 
@@ -76,10 +76,14 @@ $(BUILD)/greenops: $(CLI_OBJ) $(INTERNAL_LIB)
 
 PC_FORMAT := 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: greenops\nDescription: energy measurement for machine-learning work\nVersion: %s\nLibs: -L$${libdir} -lgreenops\nLibs.private: %s\nRequires.private: %s\nCflags: -I$${includedir}\n'
 
-$(BUILD)/greenops.pc: Makefile
+# Rewritten whenever PREFIX or VERSION changes (the file is only replaced when its text does).
+$(BUILD)/greenops.pc: FORCE
 	@mkdir -p $(BUILD)
 	@printf $(PC_FORMAT) '$(PREFIX)' '$${prefix}/lib' '$${prefix}/include' '$(VERSION)' '-ldl -lpthread -lm' \
-		'$(MEASURE_PKGS)' > $@
+		'$(MEASURE_PKGS)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+FORCE:
 
 # The same for a program built against this build tree (PKG_CONFIG_PATH=$(BUILD)).
 $(BUILD)/greenops-uninstalled.pc: Makefile
@@ -107,6 +111,12 @@ install: all
 	ln -sf libgreenops.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenops.so
 	install -m 644 include/greenops/greenops.h $(DESTDIR)$(PREFIX)/include/greenops/
 	install -m 644 $(BUILD)/greenops.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/greenops $(DESTDIR)$(PREFIX)/lib/libgreenops.a \
+		$(DESTDIR)$(PREFIX)/lib/libgreenops.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenops.so \
+		$(DESTDIR)$(PREFIX)/include/greenops/greenops.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/greenops.pc
+	-rmdir $(DESTDIR)$(PREFIX)/include/greenops 2>/dev/null
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
