@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test program (cmocka, TAP output) and every end-to-end script (TAP too),
-# three at a time, and ends with the summary line "N passed, N failed".
+# three at a time, printing each one's result as it ends, and ends with the summary line
+# "N passed, N failed".
 set -u
 BUILD=${1:-build}
 export BUILD GREENOPS=$(cd "$BUILD" && pwd)/greenops TESTS_DIR=$(pwd)/tests
@@ -21,17 +22,34 @@ for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && echo "$t"; done >"$list"
 # lib*.sh are sourced by the tests, not tests themselves.
 for t in tests/e2e/*.sh; do case $(basename "$t") in lib*.sh) ;; *) [ -f "$t" ] && echo "$t" ;; esac; done >>"$list"
 
+# Runs one test and prints its result as soon as it ends (under a lock, so that a failing
+# test's log is not interleaved with another's line); the counts go to NAME.count.
 run_one() {
 	name=$(basename "$1")
 	# greenops remembers each GPU's counter phase in the runtime folder: each test has its
 	# own, so fakes of different phase running side by side never read each other's.
 	mkdir -m 700 "$2/$name.run"
 	export XDG_RUNTIME_DIR="$2/$name.run"
+	log="$2/$name.log"
 	case "$1" in
-	*.sh) timeout 600 bash "$1" >"$2/$name.log" 2>&1 </dev/null ;;
-	*) timeout 600 "$1" >"$2/$name.log" 2>&1 </dev/null ;;
+	*.sh) timeout 600 bash "$1" >"$log" 2>&1 </dev/null ;;
+	*) timeout 600 "$1" >"$log" 2>&1 </dev/null ;;
 	esac
-	echo $? >"$2/$name.rc"
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	{
+		flock 9
+		if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then f=1; echo "not ok - $name exited with $rc"; fi
+		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name ran no test"; fi
+		if [ "$f" -gt 0 ]; then
+			echo "--- $name: $f failed"
+			cat "$log"
+		else
+			echo "$name: $p passed"
+		fi
+	} 9>>"$2/.lock"
+	echo "$p $f" >"$2/$name.count"
 }
 jobs=${TEST_JOBS:-3}
 # Each test's standard input is /dev/null (run_one): one that reads it (srun forwards it to the
@@ -53,24 +71,13 @@ done <"$list"
 passed=0 failed=0
 while read -r t; do
 	name=$(basename "$t")
-	log="$logs/$name.log"
-	if [ ! -f "$logs/$name.rc" ]; then
+	if [ ! -f "$logs/$name.count" ]; then
 		echo "--- $name: 1 failed"
 		echo "not ok - $name did not run (no exit status recorded)"
 		failed=$((failed + 1))
 		continue
 	fi
-	p=$(grep -c '^ok ' "$log")
-	f=$(grep -c '^not ok ' "$log")
-	rc=$(cat "$logs/$name.rc")
-	if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then f=1; echo "not ok - $name exited with $rc"; fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name ran no test"; fi
-	if [ "$f" -gt 0 ]; then
-		echo "--- $name: $f failed"
-		cat "$log"
-	else
-		echo "$name: $p passed"
-	fi
+	read -r p f <"$logs/$name.count"
 	passed=$((passed + p))
 	failed=$((failed + f))
 done <"$list"
