@@ -87,6 +87,9 @@ struct gops_domain_result {
 	double update_period_s;     /* the counter's measured update period; 0 unknown */
 	size_t n_warnings;
 	char **warnings;
+	/* The first n_sensor_notes warnings describe the sensor itself, as `greenops list` does
+	 * ("estimated, not measured: ..."); the rest concern this span. */
+	size_t n_sensor_notes;
 };
 
 struct gops_tag {

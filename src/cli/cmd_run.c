@@ -41,6 +41,7 @@ const char usage_run[] =
     "  --carbon-intensity G grams CO2e per kWh (default 475, a world average)\n"
     "  --pue X              data-centre power usage effectiveness (default 1.0)\n"
     "  --price P            price per kWh, reported beside energy\n"
+    "  --currency NAME      the price's currency (EUR, USD, ...), shown and stored with it\n"
     "  --model FILE.onnx    tag the run with the model's MACs and parameters\n"
     "  --db PATH | --no-db  results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
     "  --samples            store every power sample in the database\n"
@@ -64,7 +65,8 @@ enum {
 	OPT_PRICE,
 	OPT_MODEL,
 	OPT_PLOT,
-	OPT_MIN_DURATION
+	OPT_MIN_DURATION,
+	OPT_CURRENCY
 };
 
 static volatile sig_atomic_t child_pid;
@@ -243,6 +245,7 @@ int cmd_run(int argc, char **argv)
 	    {"carbon-intensity", required_argument, NULL, OPT_CARBON},
 	    {"pue", required_argument, NULL, OPT_PUE},
 	    {"price", required_argument, NULL, OPT_PRICE},
+	    {"currency", required_argument, NULL, OPT_CURRENCY},
 	    {"model", required_argument, NULL, OPT_MODEL},
 	    {"min-duration", required_argument, NULL, OPT_MIN_DURATION},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -306,6 +309,13 @@ int cmd_run(int argc, char **argv)
 		case OPT_PRICE:
 			if (!parse_double("run", "price", optarg, 0, 1e6, &out.price))
 				return 2;
+			break;
+		case OPT_CURRENCY:
+			if (!optarg[0] || strlen(optarg) > 16 || strpbrk(optarg, " \t\n"))
+				return cmd_usage_error(
+				    "run", "invalid value '%s' for --currency (a short name such as EUR)",
+				    optarg);
+			out.currency = optarg;
 			break;
 		case OPT_MODEL:
 			out.model_path = optarg;

@@ -146,6 +146,7 @@ void run_output_begin(struct run_output *o, gops_monitor *m)
 	in.carbon_g_per_kwh = o->carbon;
 	in.pue = o->pue;
 	in.price_per_kwh = o->price > 0 ? o->price : NAN;
+	in.currency = o->currency;
 	struct gops_tag *tags = calloc(o->n_tag_kv ? o->n_tag_kv : 1, sizeof *tags);
 	for (size_t i = 0; tags && i < o->n_tag_kv; i++) {
 		const char *eq = strchr(o->tag_kv[i], '=');
@@ -293,7 +294,9 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		                        .signal = signal,
 		                        .carbon_g_per_kwh = o->carbon,
 		                        .pue = o->pue,
-		                        .price_per_kwh = o->price};
+		                        .price_per_kwh = o->price,
+		                        .currency = o->currency,
+		                        .units_given = o->units};
 		summary_print(stderr, r, &c);
 		if (o->repetitions) {
 			double e, u;

@@ -11,6 +11,7 @@ struct run_output {
 	const char *json_path, *timeline_path, *plot_path, *db_path, *model_path;
 	bool no_db, store_samples, quiet;
 	double carbon, pue, price;
+	const char *currency; /* NULL: none named */
 	char **argv;
 	const char *command;
 	const char *verb;

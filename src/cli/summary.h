@@ -13,7 +13,8 @@ struct summary_ctx {
 	double carbon_g_per_kwh; /* <= 0: not shown */
 	double pue;              /* <= 0: 1 */
 	double price_per_kwh;    /* <= 0: not shown */
-	const char *currency;
+	const char *currency;    /* NULL or "": none named */
+	double units_given;      /* --units (0 or NAN: none): the summary says how the total was made */
 };
 
 void summary_print(FILE *f, const struct gops_result *r, const struct summary_ctx *ctx);

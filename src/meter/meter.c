@@ -437,6 +437,17 @@ static double peak_power(const struct dom_state *d, int64_t t0, int64_t t1)
 			if (ps(d, i)->t_ns >= t0 || i == (size_t)k)
 				if (isnan(peak) || ps(d, i)->watts > peak)
 					peak = ps(d, i)->watts;
+		/* Instant power may read low against the counter: the mean between two counter
+		 * readings inside the span was drawn too, so the peak is at least that. */
+		long first = na ? find_anchor(d, na, t0) : -1;
+		for (size_t i = first < 0 ? 0 : (size_t)first; i + 1 < na && an(d, i)->t_ns <= t1; i++) {
+			const struct anchor *a = an(d, i), *b = an(d, i + 1);
+			if (a->t_ns < t0 || b->t_ns > t1 || b->t_ns == a->t_ns)
+				continue;
+			double w = (b->joules - a->joules) / ((b->t_ns - a->t_ns) * NS);
+			if (isnan(peak) || w > peak)
+				peak = w;
+		}
 		return peak;
 	}
 	/* Counter only: the highest mean power between consecutive readings. */
@@ -516,6 +527,12 @@ void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t
 		out->energy_j = meter_energy_at(d, t1) - meter_energy_at(d, t0);
 		out->avg_power_w = dt_measured > 0 ? out->energy_j / dt_measured : NAN;
 		out->peak_power_w = peak_power(d, t0, t1);
+		/* The peak is at least the mean: samples (instant power, or counter steps coarser
+		 * than a short window) can miss the highest power, never exceed what the energy
+		 * says was drawn on average. */
+		if (!isnan(out->avg_power_w) &&
+		    (isnan(out->peak_power_w) || out->peak_power_w < out->avg_power_w))
+			out->peak_power_w = out->avg_power_w;
 		if (np >= 2)
 			out->integrated_energy_j = integral(d, t0, clamp_lost(d, t1));
 		if (out->method == GOPS_METHOD_ESTIMATED)
@@ -541,6 +558,7 @@ void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t
 
 	for (size_t i = 0; i < d->info.n_notes; i++)
 		add_warning(out, "%s", d->info.notes[i]);
+	out->n_sensor_notes = out->n_warnings;
 	if (out->method == GOPS_METHOD_COUNTER && np >= 2)
 		warn_disagreement(m, d, t0, t1, out);
 	if (d->read_errors)

@@ -176,6 +176,29 @@ static void test_counter_only_linear(void **state)
 	free_monitor(m);
 }
 
+/* Instant power that reads low (or misses a spike) must not give a peak below the mean that
+ * the counter proves was drawn. */
+static void test_peak_not_below_mean(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	struct dom_state *d = &m->dom[0];
+	fill_power(d, 0.90, 0, 3 * S); /* instant power reads 10% low */
+	add_anchor(d, 0);
+	add_anchor(d, 1 * S);
+	add_anchor(d, 2 * S);
+	add_anchor(d, 3 * S);
+	struct gops_domain_result r;
+	meter_domain(m, 0, 0, 2 * S, &r);
+	assert_true(fabs(r.avg_power_w - 300) < 1e-6);
+	assert_true(r.peak_power_w >= r.avg_power_w);
+	free(r.warnings);
+	meter_domain(m, 0, 0, 3 * S, &r);
+	assert_true(r.peak_power_w >= 300 - 1e-9);
+	free(r.warnings);
+	free_monitor(m);
+}
+
 static void test_summed_and_stuck(void **state)
 {
 	(void)state;
@@ -293,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(test_windows_add_up),   cmocka_unit_test(test_counter_only_linear),
 	    cmocka_unit_test(test_summed_and_stuck), cmocka_unit_test(test_lost_domain),
 	    cmocka_unit_test(test_control_lines),    cmocka_unit_test(test_window_stamp_outside_span),
+	    cmocka_unit_test(test_peak_not_below_mean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
