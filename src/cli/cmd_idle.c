@@ -2,6 +2,7 @@
  * settled power), measures every domain's mean power and its spread, and stores them as
  * this host's idle baseline, which `greenops run` subtracts as --idle stored. */
 #include "cli/commands.h"
+#include "cli/countdown.h"
 #include "cli/db_cli.h"
 #include "cli/monitor_opts.h"
 #include "meter/quiet.h"
@@ -40,7 +41,7 @@ const char usage_idle[] =
     "  --interval MS    sampling period (default 100)\n"
     "  --sources LIST   nvml,powercap,perf,hwmon,estimate (default: every sensor found)\n"
     "  --cpu-tdp W      CPU power at full load, for the estimate where no sensor exists\n"
-    "  --db PATH        results database (default $GREENOPS_DB, else $XDG_DATA_HOME/greenops/greenops.db)\n"
+    "  --db PATH        results database (" HELP_DB_DEFAULT ")\n"
     "  --no-db          measure and print, store nothing\n";
 
 enum {
@@ -302,12 +303,14 @@ static int measure(struct idle *s)
 	int64_t t0 = gops_now_ns(), end = t0 + (int64_t)(s->duration_s * 1e9);
 	s->have_cpu = false;
 	s->cpu_busy = NAN;
+	struct countdown *cd = countdown_start("idle", "measuring idle power", s->duration_s);
 	for (int64_t next = t0;;) {
 		int64_t now = gops_now_ns();
 		if (!s->force && now >= next) {
 			if ((r = check_activity(s)) < 0)
 				goto out;
 			if (s->busy_why[0]) {
+				countdown_stop(cd), cd = NULL;
 				fprintf(stderr,
 				        "greenops idle: the machine turned busy during the measurement (%s): "
 				        "waiting again\n",
@@ -327,12 +330,14 @@ static int measure(struct idle *s)
 		/* Short sleeps keep Ctrl-C prompt without a signal-driven wakeup. */
 		gops_sleep_until(wake < now + 200000000 ? wake : now + 200000000);
 	}
+	countdown_stop(cd), cd = NULL;
 	if ((r = gops_monitor_stop_at(m, end)) < 0) {
 		cmd_error("idle", "%s", gops_monitor_error(m));
 		goto out;
 	}
 	r = collect(s, m);
 out:
+	countdown_stop(cd);
 	gops_monitor_free(m);
 	return r;
 }

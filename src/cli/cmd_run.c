@@ -2,6 +2,7 @@
  * the child is released from a "go" pipe; an exec failure comes back through a close-on-exec
  * pipe (perf's evlist__prepare_workload, libuv's process.c). */
 #include "cli/commands.h"
+#include "cli/countdown.h"
 #include "cli/monitor_opts.h"
 #include "cli/run_output.h"
 #include "cli/summary.h"
@@ -43,7 +44,7 @@ const char usage_run[] =
     "  --price P            price per kWh, reported beside energy\n"
     "  --currency NAME      the price's currency (EUR, USD, ...), shown and stored with it\n"
     "  --model FILE.onnx    tag the run with the model's MACs and parameters\n"
-    "  --db PATH | --no-db  results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
+    "  --db PATH | --no-db  results database (" HELP_DB_DEFAULT ")\n"
     "  --samples            store every power sample in the database\n"
     "  --min-duration S     run COMMAND again and again until S seconds are covered; report\n"
     "                       energy per repetition (for commands too short for any sensor)\n"
@@ -379,7 +380,12 @@ int cmd_run(int argc, char **argv)
 	if (pending_sig)
 		kill(pid, pending_sig);
 
-	if (gops_monitor_start(m) < 0) {
+	struct countdown *cd = NULL;
+	if (o.idle == GOPS_IDLE_MEASURE && !out.quiet)
+		cd = countdown_start("run", "measuring idle power before the command starts", o.idle_seconds);
+	int started = gops_monitor_start(m);
+	countdown_stop(cd);
+	if (started < 0) {
 		cmd_error("run", "%s", gops_monitor_error(m));
 		close(go[1]), go[1] = -1; /* the child sees EOF and leaves */
 		waitpid(pid, NULL, 0);
