@@ -32,7 +32,7 @@ const char usage_analyze[] =
     "column or fewer than 3 pairs gives no coefficient (null, with a warning), never 0.\n"
     "\n"
     "  --csv FILE        a CSV file with a header line; columns are used as numbers\n"
-    "  --db PATH         the results database (default $GREENOPS_DB, else ~/.local/share/greenops);\n"
+    "  --db PATH         the results database (" HELP_DB_DEFAULT ");\n"
     "                    columns: each run's energy_j, dynamic_energy_j, duration_s, units,\n"
     "                    energy_per_unit_j, avg_power_w, uncertainty_j, ... and its tags (batch,\n"
     "                    macs_per_param, ...); only completed runs unless --where status=... is given\n"

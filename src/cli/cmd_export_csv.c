@@ -29,7 +29,7 @@ const char usage_export_csv[] =
     "  --tag K=V    only runs with this tag (K alone: with any value); repeatable\n"
     "  --limit N    only the newest N runs\n"
     "  -o FILE      write FILE (replaced whole, only once everything is written)\n"
-    "  --db PATH    results database (default $GREENOPS_DB, else $XDG_DATA_HOME/greenops/greenops.db)\n";
+    "  --db PATH    results database (" HELP_DB_DEFAULT ")\n";
 
 enum { OPT_RUN = 3200, OPT_TAG, OPT_LIMIT, OPT_DB };
 

@@ -13,15 +13,15 @@
 #include <string.h>
 
 const char usage_runs[] =
-    "usage: greenops runs [--tag KEY=VALUE]... [--limit N] [--json] [--db PATH]\n"
+    "usage: greenops runs [--tag KEY=VALUE]... [--limit N] [--json FILE|-] [--db PATH]\n"
     "\n"
     "Lists the runs stored in the results database, newest first: id, start, command, duration,\n"
     "energy (gross), energy per unit and status. A run whose greenops was killed shows as 'lost'.\n"
     "\n"
     "  --tag KEY=VALUE  only runs with this tag (KEY alone: with any value); repeatable, all must match\n"
     "  --limit N        at most N runs (default 20; 0 for all)\n"
-    "  --json           a JSON array on stdout instead of the table\n"
-    "  --db PATH        results database (default $GREENOPS_DB, else $XDG_DATA_HOME/greenops/greenops.db)\n";
+    "  --json FILE      also write the runs as a JSON array ('-': JSON alone on stdout)\n"
+    "  --db PATH        results database (" HELP_DB_DEFAULT ")\n";
 
 enum { OPT_TAG = 3000, OPT_LIMIT, OPT_JSON, OPT_DB };
 
@@ -96,19 +96,31 @@ static int json_row(void *ctx, const struct gops_db_run *run)
 	return 0;
 }
 
+/* The array to FILE, or to stdout for "-". */
+static int write_json(json_t *array, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	if (!f)
+		return cmd_error("runs", "cannot write '%s': %s", path, strerror(errno)), -1;
+	int bad = json_dumpf(array, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0 || fputc('\n', f) == EOF;
+	if (f == stdout ? fflush(f) != 0 || bad : fclose(f) != 0 || bad)
+		return cmd_error("runs", "cannot write '%s': %s", path, strerror(errno ? errno : EIO)), -1;
+	return 0;
+}
+
 int cmd_runs(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"tag", required_argument, NULL, OPT_TAG},
 	    {"limit", required_argument, NULL, OPT_LIMIT},
-	    {"json", no_argument, NULL, OPT_JSON},
+	    {"json", required_argument, NULL, OPT_JSON},
 	    {"db", required_argument, NULL, OPT_DB},
 	    {0},
 	};
 	struct db_cli_tags tags = {0};
 	struct listing l = {0};
 	size_t limit = 20;
-	const char *db_path = NULL;
+	const char *db_path = NULL, *json_path = NULL;
 	int c, status = 2;
 	optind = 1;
 	opterr = 0;
@@ -123,6 +135,7 @@ int cmd_runs(int argc, char **argv)
 				goto out;
 			break;
 		case OPT_JSON:
+			json_path = optarg;
 			l.json = true;
 			break;
 		case OPT_DB:
@@ -145,30 +158,39 @@ int cmd_runs(int argc, char **argv)
 	if (fresh) {
 		/* Nothing measured yet on this machine is not an error for a listing. */
 		fprintf(stderr, "greenops runs: no runs stored yet (no database at '%s')\n", def);
-		if (l.json)
-			printf("[]\n");
+		if (l.json) {
+			json_t *empty = json_array();
+			if (write_json(empty, json_path) < 0)
+				rc = -EIO, fresh = false, err[0] = 0;
+			json_decref(empty);
+		}
 	}
 	free(def);
 	if (rc) {
-		status = fresh ? 0 : cmd_error("runs", "%s", err);
+		status = fresh ? 0 : err[0] ? cmd_error("runs", "%s", err) : 1;
 		goto out;
 	}
 	struct gops_db_filter f = {.tags = tags.v, .n_tags = tags.n, .limit = limit};
+	bool to_stdout = l.json && !strcmp(json_path, "-");
 	if (l.json)
 		l.array = json_array();
-	rc = gops_db_runs_foreach(db, &f, l.json ? json_row : print_row, &l);
+	rc = l.json ? gops_db_runs_foreach(db, &f, json_row, &l) : 0;
+	if (!rc && !to_stdout) {
+		l.n = 0;
+		rc = gops_db_runs_foreach(db, &f, print_row, &l);
+	}
 	if (rc)
 		cmd_error("runs", "%s", gops_db_error(db));
 	status = rc ? 1 : 0;
 	if (db_cli_close("runs", db))
 		status = 1;
 	if (l.json) {
-		if (!status)
-			json_dumpf(l.array, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)), putchar('\n');
+		if (!status && write_json(l.array, json_path) < 0)
+			status = 1;
 		json_decref(l.array);
-	} else if (!status && l.n == 0) {
-		fprintf(stderr, "greenops runs: no runs%s\n", tags.n ? " with these tags" : " stored yet");
 	}
+	if (!status && l.n == 0 && !to_stdout)
+		fprintf(stderr, "greenops runs: no runs%s\n", tags.n ? " with these tags" : " stored yet");
 out:
 	db_cli_tags_release(&tags);
 	return status;

@@ -21,7 +21,7 @@ const char usage_show[] =
     "\n"
     "  --json FILE      write the run as JSON (the shape of `greenops run --json`, plus id, command,\n"
     "                   host, status); - writes it to stdout instead of the summary\n"
-    "  --db PATH        results database (default $GREENOPS_DB, else $XDG_DATA_HOME/greenops/greenops.db)\n";
+    "  --db PATH        results database (" HELP_DB_DEFAULT ")\n";
 
 enum { OPT_JSON = 3100, OPT_DB };
 

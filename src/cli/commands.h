@@ -4,6 +4,9 @@
 
 #define CMD_NEEDS_DB 0x1 /* opens the results database */
 
+/* Where the results database is, as every verb's help says it (docs/DATABASE.md in full). */
+#define HELP_DB_DEFAULT "default $GREENOPS_DB, else ~/.local/share/greenops/greenops.db"
+
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* Helpers of the database verbs: opening with a printed error, option parsing, formatting. */
 #include "cli/db_cli.h"
+#include "base/fmt.h"
 #include "cli/commands.h"
 
 #include <errno.h>
@@ -87,18 +88,7 @@ bool db_cli_parse_count(const char *verb, const char *name, const char *arg, siz
 
 const char *db_cli_energy(double j, char *buf, size_t len)
 {
-	double a = fabs(j);
-	if (isnan(j))
-		snprintf(buf, len, "-");
-	else if (a >= 1e6)
-		snprintf(buf, len, "%.2f MJ", j / 1e6);
-	else if (a >= 1e4)
-		snprintf(buf, len, "%.2f kJ", j / 1e3);
-	else if (a >= 10 || a == 0)
-		snprintf(buf, len, "%.1f J", j);
-	else
-		snprintf(buf, len, "%.3g J", j);
-	return buf;
+	return gops_fmt_si(buf, len, j, "J", 4);
 }
 
 const char *db_cli_duration(double s, char *buf, size_t len)

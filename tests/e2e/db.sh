@@ -44,7 +44,7 @@ done
 contains "the writer printed no error" <(cat "$SCRATCH/writer.err"; echo end) '^end$'
 
 export GREENOPS_DB="$DB"
-"$GREENOPS" runs --limit 0 --json >"$SCRATCH/runs.json" 2>"$SCRATCH/runs.err"
+"$GREENOPS" runs --limit 0 --json - >"$SCRATCH/runs.json" 2>"$SCRATCH/runs.err"
 eq "runs --json lists every run" "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$SCRATCH/runs.json")" 20
 eq "killed runs show as lost" "$(python3 -c 'import json,sys
 print(sum(1 for r in json.load(open(sys.argv[1])) if r["lost"]))' "$SCRATCH/runs.json")" 5
@@ -52,7 +52,7 @@ print(sum(1 for r in json.load(open(sys.argv[1])) if r["lost"]))' "$SCRATCH/runs
 contains "the table has a header" "$SCRATCH/runs.txt" '^ +ID +STARTED +COMMAND +DURATION +ENERGY +PER UNIT +STATUS$'
 eq "the table shows 20 runs by default" "$(grep -c 'db-writer' "$SCRATCH/runs.txt")" 20
 contains "completed runs show their energy" "$SCRATCH/runs.txt" '2\.00 s +102\.0 J .* completed$'
-"$GREENOPS" runs --tag batch=r3 --json >"$SCRATCH/r3.json"
+"$GREENOPS" runs --tag batch=r3 --json - >"$SCRATCH/r3.json"
 eq "runs --tag filters" "$(python3 -c 'import json,sys; print(sorted({r["tags"]["batch"] for r in json.load(open(sys.argv[1]))}))' "$SCRATCH/r3.json")" "['r3']"
 "$GREENOPS" runs --limit 2 >"$SCRATCH/runs2.txt"
 eq "runs --limit" "$(grep -c 'db-writer' "$SCRATCH/runs2.txt")" 2
