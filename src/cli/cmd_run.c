@@ -30,9 +30,11 @@ const char usage_run[] =
     "stderr. COMMAND's own output is untouched; greenops exits with COMMAND's status (128+N when\n"
     "it was killed by signal N).\n"
     "\n"
-    "  --json FILE          write the result as JSON (- for stdout)\n"
-    "  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j)\n"
-    "  --plot FILE.svg      draw power over time per domain, windows shaded\n"
+    "  --json FILE          write the result as JSON (- for stdout; COMMAND's stdout then goes\n"
+    "                       to stderr, so that stdout holds the JSON alone)\n"
+    "  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j;\n"
+    "                       - for stdout, as for --json)\n"
+    "  --plot FILE.svg      draw power over time per domain, windows shaded (SVG)\n"
     "  --units N            units of work done (samples, requests, tokens): energy per unit\n"
     "  --tag KEY=VALUE      label the run (repeatable)\n"
     "  --interval MS        sampling period (default 100)\n"
@@ -157,13 +159,16 @@ static void tell_leftovers(double span_s)
 		        n, n == 1 ? "" : "es", pids, n > 5 ? ", ..." : "", span_s);
 }
 
-/* Forks the child, which waits for a byte on `go` before exec. */
-static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr)
+/* Forks the child, which waits for a byte on `go` before exec. With stdout_to_stderr its
+ * standard output is greenops's stderr (greenops's stdout carries --json - or --timeline -). */
+static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr, bool stdout_to_stderr)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
 	child_defaults();
+	if (stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+		_exit(126);
 	char c;
 	ssize_t r;
 	do
@@ -347,6 +352,11 @@ int cmd_run(int argc, char **argv)
 	struct gops_control *ctl = NULL;
 	int go[2] = {-1, -1}, ep[2] = {-1, -1};
 
+	/* Output paths are checked before the command runs, not found unwritable after it. */
+	if (run_output_check_paths(&out) < 0) {
+		status = 2;
+		goto done;
+	}
 	if (run_output_prepare(&out, &o) < 0) /* database, stored baseline, model counts */
 		goto done;
 	if (gops_monitor_new(&m, &o) < 0) {
@@ -369,7 +379,9 @@ int cmd_run(int argc, char **argv)
 	}
 	install_forwarding();
 	prctl(PR_SET_CHILD_SUBREAPER, 1); /* the command's orphans come to greenops: tell_leftovers */
-	pid_t pid = spawn(child_argv, ctl ? gops_control_path(ctl) : NULL, go[0], ep[1]);
+	bool stdout_taken = (out.json_path && !strcmp(out.json_path, "-")) ||
+	                    (out.timeline_path && !strcmp(out.timeline_path, "-"));
+	pid_t pid = spawn(child_argv, ctl ? gops_control_path(ctl) : NULL, go[0], ep[1], stdout_taken);
 	if (pid < 0) {
 		cmd_error("run", "cannot fork: %s", strerror(errno));
 		goto done;

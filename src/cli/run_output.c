@@ -10,6 +10,9 @@
 
 #include <jansson.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <math.h>
@@ -26,6 +29,51 @@ void run_output_init(struct run_output *o)
 	o->verb = "run";
 	o->units = NAN;
 	o->cpu_span_s = NAN;
+}
+
+static int check_writable(const char *verb, const char *opt, const char *path)
+{
+	if (!strcmp(path, "-"))
+		return 0;
+	char *dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	char *slash = strrchr(dir, '/');
+	const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+	struct stat st;
+	int rc = 0;
+	if (stat(d, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		cmd_error(verb, "cannot write %s '%s': no folder '%s'", opt, path, d);
+		rc = -ENOENT;
+	} else if (access(d, W_OK) < 0) {
+		cmd_error(verb, "cannot write %s '%s': %s", opt, path, strerror(errno));
+		rc = -EACCES;
+	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cmd_error(verb, "cannot write %s '%s': it is a folder", opt, path);
+		rc = -EISDIR;
+	}
+	free(dir);
+	return rc;
+}
+
+int run_output_check_paths(const struct run_output *o)
+{
+	if (o->json_path && o->timeline_path && !strcmp(o->json_path, "-") && !strcmp(o->timeline_path, "-"))
+		return cmd_error(o->verb, "--json - and --timeline - cannot both use stdout"), -EINVAL;
+	if (o->plot_path) {
+		size_t n = strlen(o->plot_path);
+		if (!strcmp(o->plot_path, "-") || n < 4 || strcasecmp(o->plot_path + n - 4, ".svg"))
+			return cmd_error(o->verb,
+			                 "--plot writes SVG: give a file name ending in .svg, not '%s'",
+			                 o->plot_path),
+			       -EINVAL;
+	}
+	const char *opt[] = {"--json", "--timeline", "--plot"};
+	const char *path[] = {o->json_path, o->timeline_path, o->plot_path};
+	for (size_t i = 0; i < 3; i++)
+		if (path[i] && check_writable(o->verb, opt[i], path[i]) < 0)
+			return -EINVAL;
+	return 0;
 }
 
 /* The options that shaped the measurement, stored with the run. */
@@ -248,7 +296,7 @@ static int timeline_row(void *ctx, double t, const char *domain, double w, doubl
 
 static int write_timeline(const struct run_output *o, gops_monitor *m)
 {
-	FILE *f = fopen(o->timeline_path, "w");
+	FILE *f = strcmp(o->timeline_path, "-") ? fopen(o->timeline_path, "w") : stdout;
 	if (!f) {
 		int e = errno;
 		cmd_error(o->verb, "cannot write '%s': %s", o->timeline_path, strerror(e));
@@ -256,7 +304,7 @@ static int write_timeline(const struct run_output *o, gops_monitor *m)
 	}
 	fprintf(f, "t_s,domain,power_w,counter_j\n");
 	int r = gops_monitor_foreach_sample(m, timeline_row, f);
-	if (fclose(f) != 0 || r < 0) {
+	if ((f == stdout ? fflush(f) : fclose(f)) != 0 || r < 0) {
 		cmd_error(o->verb, "cannot write '%s': %s", o->timeline_path, strerror(errno ? errno : EIO));
 		return -EIO;
 	}

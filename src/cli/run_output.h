@@ -32,6 +32,10 @@ struct run_output {
 };
 
 void run_output_init(struct run_output *o);
+/* Checks --json, --timeline and --plot before anything runs: at most one of them is "-",
+ * --plot names a .svg, and each file's folder exists and is writable. Prints one line naming
+ * the path; returns < 0 when one is not usable. */
+int run_output_check_paths(const struct run_output *o);
 /* greenops's own CPU time so far (all its threads), in seconds. */
 double run_output_self_cpu(void);
 /* Opens the database and loads what the options need (stored baseline, model counts).
