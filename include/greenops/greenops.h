@@ -183,7 +183,7 @@ GOPS_EXPORT int gops_monitor_live(gops_monitor *m, struct gops_live *out, size_t
 
 GOPS_EXPORT void gops_monitor_free(gops_monitor *m);
 
-/* The result as one JSON object (DESIGN.md's shape); caller frees. NULL on failure. */
+/* The result as one JSON object (the shape of docs/CONTRACTS.md); caller frees. NULL on failure. */
 GOPS_EXPORT char *gops_result_to_json(const struct gops_result *r, int exit_status, int signal);
 
 /* Monotonic clock in nanoseconds, the one every timestamp of the API uses. */

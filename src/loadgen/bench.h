@@ -1,7 +1,7 @@
 /* A serve-bench sweep: one run per requested rate, in order, with a cool-down between runs;
  * each run is a named energy window with a steady-state window inside it. Energy comes in
  * through a three-function seam (lg_energy_ops), so the sweep runs and is tested without
- * any sensor; JSON follows DESIGN.md's {runs: [...]}. */
+ * any sensor; JSON follows docs/CONTRACTS.md's {runs: [...]}. */
 #ifndef GOPS_LOADGEN_BENCH_H
 #define GOPS_LOADGEN_BENCH_H
 

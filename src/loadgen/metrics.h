@@ -1,4 +1,4 @@
-/* serve-bench's metrics, exactly as DESIGN.md defines them: TTFT, TPOT, ITL and E2EL timed
+/* serve-bench's metrics, exactly as docs/CONTRACTS.md defines them: TTFT, TPOT, ITL and E2EL timed
  * from each request's scheduled arrival, throughputs over the run's duration, goodput under
  * SLOs, and the steady-state window's counts. Pure functions of a run's records. */
 #ifndef GOPS_LOADGEN_METRICS_H

@@ -1,7 +1,7 @@
 /* Energy accounting: the energy of any span of any domain from its counter readings
  * (anchors) and power samples. Between two counter readings, energy is distributed in
  * proportion to the integrated instant power, so windows need no counter read of their own
- * and still add up to the counter (DESIGN.md, "counter-anchored integration"). */
+ * and still add up to the counter (docs/METHOD.md, "Energy of a span"). */
 #include "meter/monitor_internal.h"
 #include "base/util.h"
 
@@ -140,8 +140,8 @@ double meter_energy_at(const struct dom_state *d, int64_t t)
  * energy; instant power splits it. Where instant power misreads one side of the edge (a bursty
  * load aliases it), the split is off by the interval's measured disagreement between counter
  * and integral, in proportion to the larger side; where both sides are read alike, the shape
- * is trusted to 5% (instant power vs counter under steady load, DESIGN.md) of the smaller
- * side. Plus the placement of a power step near t within the samples' reach. */
+ * is trusted to 5% (instant power vs counter under steady load, docs/METHOD.md) of the
+ * smaller side. Plus the placement of a power step near t within the samples' reach. */
 static double edge_uncertainty(const struct dom_state *d, int64_t t)
 {
 	size_t na = series_len(&d->anchors), np = series_len(&d->power);

@@ -1,4 +1,4 @@
-/* A measured span as JSON (the shape DESIGN.md fixes), through jansson. Missing figures are
+/* A measured span as JSON (the shape docs/CONTRACTS.md fixes), through jansson. Missing figures are
  * null, never 0. */
 #include <greenops/greenops.h>
 

@@ -71,7 +71,7 @@ wait "$gpid"
 eq "SIGINT forwarded: child died of it" "$?" 130
 eq "interrupted run still written" "$(jget "$SCRATCH/int.json" signal)" 2
 
-# Windows through the socket from Python, with the units of DESIGN's example.
+# Windows through the socket from Python, with the units of the README's example.
 cat >"$SCRATCH/w.py" <<'EOF'
 import os, sys, time
 sys.path.insert(0, os.path.join(os.environ["TESTS_DIR"], "..", "bindings", "python"))
