@@ -290,6 +290,32 @@ int an_table_read_csv(struct an_table *t, const char *path)
 
 /* --- columns ------------------------------------------------------------------------- */
 
+/* Levenshtein distance, for "did you mean"; names are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return (size_t)-1;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t v = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < v)
+				v = up + 1;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			row[j] = v;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
 int an_table_find(struct an_table *t, const char *name, size_t *col)
 {
 	for (size_t i = 0; i < t->n_cols; i++)
@@ -302,15 +328,35 @@ int an_table_find(struct an_table *t, const char *name, size_t *col)
 			*col = i;
 			return 0;
 		}
-	char list[300] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < t->n_cols && used < sizeof list - 1; i++) {
-		int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", t->names[i]);
-		used += w > 0 ? (size_t)w : 0;
-	}
+	/* Tags first (the columns a user names and mistypes most), then the nearest name. */
+	char list[360] = "";
+	size_t used = 0, best = 0, best_d = (size_t)-1;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < t->n_cols; i++) {
+			bool tag = !strncmp(t->names[i], "tag.", 4);
+			if (tag != (pass == 0))
+				continue;
+			const char *shown = tag ? t->names[i] + 4 : t->names[i];
+			size_t d = edit_distance(name, shown);
+			if (d < best_d)
+				best_d = d, best = i;
+			if (used < sizeof list - 1) {
+				int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
+				                 shown);
+				used += w > 0 ? (size_t)w : 0;
+			}
+		}
 	if (used >= sizeof list - 1)
 		memcpy(list + sizeof list - 5, "...", 4);
-	set_err(t, "'%s' has no column '%s' (columns: %s)", t->source, name, t->n_cols ? list : "none");
+	const char *near = NULL;
+	if (t->n_cols && best_d <= (strlen(name) >= 4 ? 2 : 1))
+		near = !strncmp(t->names[best], "tag.", 4) ? t->names[best] + 4 : t->names[best];
+	if (near)
+		set_err(t, "'%s' has no column '%s'; did you mean '%s'? (columns: %s)", t->source, name, near,
+		        list);
+	else
+		set_err(t, "'%s' has no column '%s' (columns: %s)", t->source, name,
+		        t->n_cols ? list : "none");
 	return -ENOENT;
 }
 

@@ -392,6 +392,10 @@ static const char *fmt_num(char *buf, size_t len, const char *fmt, double v)
 	return buf;
 }
 
+/* Below this many pairs a coefficient says little and its p-value, from an approximation,
+ * less: the row carries a warning (rho 1.000 p 0 from 3 points is not evidence). */
+#define SMALL_SAMPLE 10
+
 static char *undefined_text(const struct an_corr *c, const char *x, const char *y)
 {
 	switch (c->undefined) {
@@ -478,6 +482,13 @@ static int correlations(const struct args *a, struct an_table *t, FILE *out)
 				if (an_correlate(a->methods[k], xs, ys, n, a->confidence, &c) < 0)
 					abort();
 				char *warn = undefined_text(&c, a->x.v[i], a->y.v[j]);
+				if (!warn && c.n < SMALL_SAMPLE)
+					warn = gops_xasprintf("%s vs %s: only %zu pairs: the p-value and "
+					                      "interval are rough below "
+					                      "%d pairs%s",
+					                      a->x.v[i], a->y.v[j], c.n, SMALL_SAMPLE,
+					                      isnan(c.ci_low) ? ", and no interval is defined"
+					                                      : "");
 				if (warn)
 					fprintf(stderr, "greenops analyze: warning: %s\n", warn);
 				char rho[32], p[32], lo[32], hi[32];

@@ -21,7 +21,8 @@ eq "methods in the order asked" "$(jget "$SCRATCH/p.json" correlations.1.method)
 near "spearman rho by hand" "$(jget "$SCRATCH/p.json" correlations.1.rho)" -0.785714285714286 1e-12
 contains "table has a header" "$SCRATCH/p.out" '^x +y +method +n +dropped +rho +p-value +95% CI$'
 contains "table has the pearson row" "$SCRATCH/p.out" '^a +b +pearson +7 +0 +-0\.829 +0\.0213 +\[-0\.974, -0\.201\]$'
-eq "no warnings for defined coefficients" "$(cat "$SCRATCH/p.err")" ""
+# Seven pairs are a small sample (a warning of its own); nothing else is warned.
+eq "no warnings for defined coefficients" "$(grep -v 'only 7 pairs' "$SCRATCH/p.err")" ""
 
 # scipy.stats.spearmanr docs: spearmanr([1,2,3,4,5],[5,6,7,8,7]) = 0.8207826816681233, p 0.0885870053135438;
 # columns c and d hold it, with two rows missing a value (empty, NA) that must be dropped.
