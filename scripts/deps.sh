@@ -5,7 +5,7 @@ set -eu
 
 pkgs="build-essential pkg-config python3 python3-h2
 libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
-libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpowercap-dev
+libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
 libcmocka-dev clang-format libslurm-dev"
 # What the end-to-end tests start: a one-node Slurm, a Prometheus, and the reference LLM
 # server's HTTP side (aiohttp). GREENOPS_DEPS=build (the container image's build stage)

@@ -136,13 +136,15 @@ static void fit_interval(struct gops_monitor *m)
 		const struct gops_domain *d = &m->dom[i].info;
 		if (!(d->caps & GOPS_CAP_ENERGY) || d->range_j <= 0 || d->energy_expensive)
 			continue;
+		/* Without a stated limit, 500 W: an assumption, and the note says so. */
 		double maxp = d->max_power_w > 0 ? d->max_power_w : 500;
 		int64_t need = (int64_t)(d->range_j / maxp / 4 * 1e9);
 		if (need < m->smp.interval_ns) {
 			gops_notes_add(
 			    &m->notes,
-			    "sampling every %.0f ms instead of %.0f ms: %s wraps every %.2f s at %.0f W",
-			    need / 1e6, m->smp.interval_ns / 1e6, d->name, d->range_j / maxp, maxp);
+			    "sampling every %.0f ms instead of %.0f ms: %s wraps every %.2f s at %s%.0f W",
+			    need / 1e6, m->smp.interval_ns / 1e6, d->name, d->range_j / maxp,
+			    d->max_power_w > 0 ? "" : "an assumed ", maxp);
 			m->smp.interval_ns = need > 1000000 ? need : 1000000;
 		}
 	}

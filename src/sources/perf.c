@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #define PMU_DIR              "/sys/bus/event_source/devices/power"
-#define DEFAULT_MAX_POWER_W  500.0
 #define RAPL_UPDATE_PERIOD_S 0.001
 #define MOVE_WAIT_NS         5000000LL /* a live RAPL counter updates every ~1 ms: five updates */
 
@@ -321,7 +320,7 @@ static int open_one(struct gops_source *s, const struct gops_perf_pmu *p, const 
 		snprintf(pd.d.parent, sizeof pd.d.parent, "psys");
 	snprintf(pd.d.label, sizeof pd.d.label, "RAPL %s (perf power PMU, cpu %d)", ev->name, p->cpus[k]);
 	pd.d.caps = GOPS_CAP_ENERGY;
-	pd.d.max_power_w = DEFAULT_MAX_POWER_W;
+	pd.d.max_power_w = 0; /* the PMU states no limit; perf's counters are 64-bit, no wrap */
 	pd.d.update_period_s = RAPL_UPDATE_PERIOD_S;
 	struct pf_dom *nv = realloc(s->d, (s->n + 1) * sizeof *nv);
 	if (!nv) {

@@ -1,5 +1,7 @@
 /* RAPL through the powercap sysfs tree (/sys/class/powercap/intel-rapl:*): one domain per
- * zone and sub-zone, counters unwrapped here with max_energy_range_uj. */
+ * zone and sub-zone, counters unwrapped here with max_energy_range_uj. The tree is read
+ * directly rather than through libpowercap: that library fixes the /sys path, so the fake
+ * trees under GREENOPS_SYSFS_ROOT that the tests build could not stand in for a machine's. */
 #include "sources/source.h"
 #include "sources/powercap.h"
 #include "sources/sysfs.h"
@@ -11,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_POWER_W  500.0 /* per package, where the zone states no limit */
+/* Where a zone states no power limit, a wrap is judged plausible up to this power. It is an
+ * assumption for unwrapping only, never reported as the domain's limit. */
+#define ASSUMED_MAX_POWER_W  500.0
 #define RAPL_UPDATE_PERIOD_S 0.001
 
 void gops_powercap_access_note(char *buf, size_t len, const char *path)
@@ -256,13 +260,14 @@ static int add_zone(struct gops_source *s, const struct zone *v, size_t n, const
 	const struct zone *top = z->sub >= 0 ? find_top(v, n, z) : NULL;
 	d.max_power_w = z->max_power_w > 0            ? z->max_power_w
 	                : top && top->max_power_w > 0 ? top->max_power_w
-	                                              : DEFAULT_MAX_POWER_W;
+	                                              : 0;
 	d.range_j = (double)range / 1e6;
 	d.caps = GOPS_CAP_ENERGY;
 	d.update_period_s = RAPL_UPDATE_PERIOD_S;
 	d.index = (int)s->n;
 	snprintf(d.label, sizeof d.label, "RAPL %s (powercap %s)", z->name, z->dir);
-	gops_unwrap_init(&pd.u, raw, gops_now_ns(), range, 1e-6, d.max_power_w);
+	gops_unwrap_init(&pd.u, raw, gops_now_ns(), range, 1e-6,
+	                 d.max_power_w > 0 ? d.max_power_w : ASSUMED_MAX_POWER_W);
 	struct pc_dom *nv = realloc(s->d, (s->n + 1) * sizeof *nv);
 	if (!nv)
 		return -ENOMEM;

@@ -39,7 +39,7 @@ struct gops_domain {
 	bool energy_expensive;  /* reading the counter costs real CPU: edges and anchors only */
 	bool estimated;         /* a model, not a sensor */
 	double update_period_s; /* the counter's (or power's) update period; 0 unknown */
-	double max_power_w;     /* highest plausible power: with the range, how often to read */
+	double max_power_w;     /* the stated power limit, 0 when none is stated (never guessed) */
 	double range_j;         /* counter range before wrap-around, 0 = does not wrap */
 	char parent[32];        /* name of a domain that contains this one ("" none) */
 	int source;             /* index into the monitor's open sources (set by the monitor) */

@@ -55,6 +55,12 @@ eq "core-0 is inside package-0" "$(py "$j" 'dom["core-0"]["parent"]')" package-0
 eq "package-0 is a counter" "$(py "$j" 'dom["package-0"]["reading"]')" counter
 near "package-0 range in joules" "$(py "$j" 'dom["package-0"]["counter_range_j"]')" 262143.33 0.01
 near "package-0 max power from its limit" "$(py "$j" 'dom["package-0"]["max_power_w"]')" 125 0.001
+eq "package-1 states no limit: none is reported" "$(py "$j" 'dom["package-1"]["max_power_w"]')" None
+if grep -q 'package-1.*up to' "$SCRATCH/list.out"; then
+	not_ok "package-1 is not labelled with an invented limit" "$(grep 'package-1' "$SCRATCH/list.out")"
+else
+	ok "package-1 is not labelled with an invented limit"
+fi
 # The writer means to update every 4 ms; on a busy machine it falls behind and catches up in
 # bursts. The measured period is the mean time between the changes list saw: not below half
 # the writer's own mean interval while list ran, not above twice its longest gap then (a
