@@ -60,7 +60,7 @@ eq "runs --limit" "$(grep -c 'db-writer' "$SCRATCH/runs2.txt")" 2
 "$GREENOPS" show 2 >"$SCRATCH/show.txt"
 contains "show prints the run's header" "$SCRATCH/show.txt" '^run 2: completed, started .* on '
 contains "show prints the tags" "$SCRATCH/show.txt" 'batch=a,"b"'
-contains "show prints the summary's domain line" "$SCRATCH/show.txt" '101\.00 J .*gpu0 +counter'
+contains "show prints the summary's domain line" "$SCRATCH/show.txt" '101\.0 ± 1\.0 J .*gpu0 +counter'
 contains "show prints the windows" "$SCRATCH/show.txt" 'epoch +x1 +50\.00 J'
 "$GREENOPS" show last >"$SCRATCH/show_last.txt"
 contains "show last of a killed run says so" "$SCRATCH/show_last.txt" 'killed before the run finished'
