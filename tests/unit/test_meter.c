@@ -312,10 +312,10 @@ static void test_window_stamp_outside_span(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_integrated_only),  cmocka_unit_test(test_counter_scales_biased_power),
-	    cmocka_unit_test(test_windows_add_up),   cmocka_unit_test(test_counter_only_linear),
-	    cmocka_unit_test(test_summed_and_stuck), cmocka_unit_test(test_lost_domain),
-	    cmocka_unit_test(test_control_lines),    cmocka_unit_test(test_window_stamp_outside_span),
+	    cmocka_unit_test(test_integrated_only),     cmocka_unit_test(test_counter_scales_biased_power),
+	    cmocka_unit_test(test_windows_add_up),      cmocka_unit_test(test_counter_only_linear),
+	    cmocka_unit_test(test_summed_and_stuck),    cmocka_unit_test(test_lost_domain),
+	    cmocka_unit_test(test_control_lines),       cmocka_unit_test(test_window_stamp_outside_span),
 	    cmocka_unit_test(test_peak_not_below_mean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
