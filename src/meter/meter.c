@@ -303,7 +303,8 @@ static void fix_counter(struct dom_state *d)
 			why = FAULT_FROZEN;
 		else if (have_power && b->t_ns - a->t_ns >= 1000000000LL && dc < 0.8 * w && w - dc > 2)
 			/* Instant power integrated over a second or more has come out above the counter
-			 * by at most 7% on the H100 (DESIGN.md); 20% and 2 J below is a counter fault. */
+			 * by at most 7% on the H100 (docs/METHOD.md); 20% and 2 J below is a counter fault.
+			 */
 			why = FAULT_LOW;
 		fx[i].gap_before = why;
 		if (why == FAULT_NONE || !have_power) {
@@ -311,7 +312,7 @@ static void fix_counter(struct dom_state *d)
 			continue;
 		}
 		/* Instant power against the counter: within 7% on steady and 30 ms-burst loads, up to
-		 * 39% low on 10 ms bursts (DESIGN.md); 10% of the bridge, and where the counter may
+		 * 39% low on 10 ms bursts (docs/METHOD.md); 10% of the bridge, and where the counter may
 		 * still have been right, the whole disagreement besides. */
 		fx[i].joules = fx[i - 1].joules + w;
 		fx[i].gap_unc_j = 0.1 * fabs(w) + (why == FAULT_LOW ? fabs(w - dc) : 0);
