@@ -316,6 +316,14 @@ static size_t edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+static bool is_run_column(const struct an_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_cols; i++)
+		if (strncmp(t->names[i], "tag.", 4) && !strcmp(t->names[i], name))
+			return true;
+	return false;
+}
+
 int an_table_find(struct an_table *t, const char *name, size_t *col)
 {
 	for (size_t i = 0; i < t->n_cols; i++)
@@ -336,7 +344,11 @@ int an_table_find(struct an_table *t, const char *name, size_t *col)
 			bool tag = !strncmp(t->names[i], "tag.", 4);
 			if (tag != (pass == 0))
 				continue;
-			const char *shown = tag ? t->names[i] + 4 : t->names[i];
+			/* A tag by its short name, as it is looked up, unless a column of the run has
+			 * that name too (the column wins the lookup, so the tag needs its prefix). */
+			const char *shown = t->names[i];
+			if (tag && !is_run_column(t, t->names[i] + 4))
+				shown += 4;
 			size_t d = edit_distance(name, shown);
 			if (d < best_d)
 				best_d = d, best = i;
@@ -350,7 +362,9 @@ int an_table_find(struct an_table *t, const char *name, size_t *col)
 		memcpy(list + sizeof list - 5, "...", 4);
 	const char *near = NULL;
 	if (t->n_cols && best_d <= (strlen(name) >= 4 ? 2 : 1))
-		near = !strncmp(t->names[best], "tag.", 4) ? t->names[best] + 4 : t->names[best];
+		near = !strncmp(t->names[best], "tag.", 4) && !is_run_column(t, t->names[best] + 4)
+		           ? t->names[best] + 4
+		           : t->names[best];
 	if (near)
 		set_err(t, "'%s' has no column '%s'; did you mean '%s'? (columns: %s)", t->source, name, near,
 		        list);

@@ -154,8 +154,8 @@ static void test_find_and_tag_columns(void **state)
 	assert_int_equal(c, 1);
 	assert_int_equal(an_table_find(&t, "power", &c), -ENOENT);
 	assert_string_equal(t.err,
-	                    "'results.db' has no column 'power' (columns: run_id, energy_j, tag.batch, "
-	                    "tag.energy_j)");
+	                    "'results.db' has no column 'power' (columns: batch, tag.energy_j, run_id, "
+	                    "energy_j)");
 	const char *bad[] = {"8", "1"};
 	assert_int_equal(an_table_add_row(&t, 8, 2, bad), -EINVAL);
 	assert_string_equal(t.err, "'results.db' run 8: 2 fields, the header has 4");
