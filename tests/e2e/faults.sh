@@ -29,7 +29,7 @@ judge() {
 		return
 	fi
 	local runs_after
-	runs_after=$("$GREENOPS" runs --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+	runs_after=$("$GREENOPS" runs --json - 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 	eq "$name: run stored in the database" "$runs_after" $((runs_before + 1))
 	python3 - "$json" "$dom" "$watts" "$allowed" >"$SCRATCH/judge.out" <<'EOF'
 import json, math, sys
@@ -70,7 +70,7 @@ EOF
 	done
 }
 
-runs_now() { "$GREENOPS" runs --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+runs_now() { "$GREENOPS" runs --json - 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
 # --- RAPL rows: one package zone at 50 W under a 200 W limit; a 1 kJ range (no wrap in a row)
 # unless said ---

@@ -25,10 +25,10 @@ python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UP
 eq "merge exits 0" "$?" 0
 contains "says what it copied from a" "$SCRATCH/m1.err" "^greenops merge: $A: 2 runs copied, 0 already in $ALL$"
 contains "and from b" "$SCRATCH/m1.err" "^greenops merge: $B: 1 run copied, 0 already in $ALL$"
-"$GREENOPS" runs --db "$ALL" --json --limit 0 >"$SCRATCH/runs.json"
+"$GREENOPS" runs --db "$ALL" --json - --limit 0 >"$SCRATCH/runs.json"
 eq "three runs in the merged database" "$(grep -c '"id":' "$SCRATCH/runs.json")" 3
 eq "from two hosts" "$(grep -o '"host": "[^"]*"' "$SCRATCH/runs.json" | sort -u | wc -l)" 2
-"$GREENOPS" runs --db "$ALL" --tag job=7 --json >"$SCRATCH/job7.json"
+"$GREENOPS" runs --db "$ALL" --tag job=7 --json - >"$SCRATCH/job7.json"
 eq "tags came along: job=7 on both nodes" "$(grep -c '"id":' "$SCRATCH/job7.json")" 2
 
 # Domains and windows are the same figures as in the node's own database.
@@ -47,7 +47,7 @@ assert len(a["windows"]) == 1 and len(a["domains"]) == 2
 "$GREENOPS" merge --into "$ALL" "$A" "$B" 2>"$SCRATCH/m2.err"
 eq "merging again exits 0" "$?" 0
 contains "and copies nothing" "$SCRATCH/m2.err" "^greenops merge: $A: 0 runs copied, 2 already in "
-"$GREENOPS" runs --db "$ALL" --json --limit 0 >"$SCRATCH/runs2.json"
+"$GREENOPS" runs --db "$ALL" --json - --limit 0 >"$SCRATCH/runs2.json"
 eq "still three runs" "$(grep -c '"id":' "$SCRATCH/runs2.json")" 3
 
 run_into "$A" 9

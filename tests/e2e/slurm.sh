@@ -128,7 +128,7 @@ PY
 # in the node's database.
 wait_runs() {
 	for _ in $(seq 300); do
-		[ "$("$GREENOPS" runs --db "$NODEDB" --tag "slurm.job=$1" --json 2>/dev/null | grep -c '"id":')" -ge "$2" ] && return 0
+		[ "$("$GREENOPS" runs --db "$NODEDB" --tag "slurm.job=$1" --json - 2>/dev/null | grep -c '"id":')" -ge "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -163,7 +163,7 @@ near "gpu0: 150 W x duration within 2% (J)" "$GPU0" "$(awk -v d="$dur" 'BEGIN { 
 near "gpu1: 50 W x duration within 2% (J)" "$GPU1" "$(awk -v d="$dur" 'BEGIN { print 50 * d }')" \
 	"$(awk -v d="$dur" 'BEGIN { print 0.02 * 50 * d }')"
 eq "the node's total is the job's" "$NODE_J" "$e"
-"$GREENOPS" runs --db "$NODEDB" --tag "slurm.job=$JOB1" --tag exp=two-tasks --json >"$D/runs1.json"
+"$GREENOPS" runs --db "$NODEDB" --tag "slurm.job=$JOB1" --tag exp=two-tasks --json - >"$D/runs1.json"
 eq "greenops runs --tag slurm.job finds it, with the job's --greenops-tag" "$(grep -c '"id":' "$D/runs1.json")" 1
 "$GREENOPS" slurm "$JOB1" --db "$NODEDB" >"$D/job1.txt"
 contains "the table names the job, its step and node" "$D/job1.txt" "^job $JOB1: 1 step run on 1 node"
