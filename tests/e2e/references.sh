@@ -26,7 +26,7 @@ grep -v '^checked' "$SCRATCH/refs" | head -5 | sed 's/^/# /'
 H="$ROOT/include/greenops/greenops.h"
 missing=""
 for f in $(grep -o 'gops_[a-z_0-9]*()' "$H" | sort -u | tr -d '()'); do
-	grep -Eq "^[a-z].*[ *]$f\(" "$H" || missing="$missing $f"
+	grep -Eq "^(GOPS_EXPORT )?[a-z].*[ *]$f\(" "$H" || missing="$missing $f"
 done
 eq "every function greenops.h names is declared in it" "$missing" ""
 done_testing
