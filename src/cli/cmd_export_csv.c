@@ -1,6 +1,7 @@
 /* greenops export-csv: one table of the results database as CSV (RFC 4180, header row, empty
  * field for a missing value), flat enough for pandas.read_csv. */
 #include "cli/commands.h"
+#include "cli/csv.h"
 #include "cli/db_cli.h"
 
 #include <errno.h>
@@ -33,30 +34,13 @@ const char usage_export_csv[] =
 
 enum { OPT_RUN = 3200, OPT_TAG, OPT_LIMIT, OPT_DB };
 
-static void csv_field(FILE *f, const char *s)
-{
-	if (!s)
-		return;
-	if (!s[strcspn(s, ",\"\r\n")] && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static int csv_row(void *ctx, size_t n, const char *const *names, const char *const *values)
 {
 	FILE *f = ctx;
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputc(',', f);
-		csv_field(f, values ? values[i] : names[i]);
+		csv_text(f, values ? values[i] : names[i]);
 	}
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;

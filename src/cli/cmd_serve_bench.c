@@ -2,7 +2,9 @@
  * Parses options, wires the energy monitor into the sweep through lg_energy_ops, shows
  * progress, and prints the comparison table; the work itself is in src/loadgen. */
 #include "cli/commands.h"
+#include "cli/csv.h"
 #include "cli/serve_bench_db.h"
+#include "cli/serve_bench_table.h"
 #include "cli/monitor_opts.h"
 #include "loadgen/bench.h"
 #include "loadgen/dataset.h"
@@ -584,24 +586,6 @@ static void clear_line(struct ui *u)
 	}
 }
 
-static void on_run_end(void *ctx, size_t i, const struct lg_bench_run *r)
-{
-	struct ui *u = ctx;
-	clear_line(u);
-	if (u->quiet)
-		return;
-	const struct lg_summary *s = &r->sum;
-	fprintf(stderr,
-	        "serve-bench: rate=%s: %zu completed, %zu failed in %.2f s; %.2f req/s (schedule %.2f, sent "
-	        "at %.2f); "
-	        "TTFT p50 %.1f ms; lateness p99 %.3f ms\n",
-	        u->label, s->completed, s->failed, s->duration_s, s->request_throughput, s->schedule_rate,
-	        s->achieved_rate, s->ttft.median, s->lateness.p99);
-	for (size_t k = 0; k < s->n_reasons; k++)
-		fprintf(stderr, "  failed: %zu x %s (e.g. %s)\n", s->reasons[k].count, s->reasons[k].label,
-		        s->reasons[k].example);
-}
-
 static const char *fmt(char *buf, size_t len, double x, const char *f)
 {
 	if (isnan(x))
@@ -611,28 +595,36 @@ static const char *fmt(char *buf, size_t len, double x, const char *f)
 	return buf;
 }
 
-static void print_table(const struct lg_bench *b)
+static void on_run_end(void *ctx, size_t i, const struct lg_bench_run *r)
 {
-	char c[12][24];
-	fprintf(stderr, "\n%-8s %9s %9s %6s %5s %9s %9s %9s %9s %9s %10s %10s %10s\n", "rate", "schedule",
-	        "achieved", "done", "fail", "req/s", "tok/s", "TTFT p50", "TPOT p50", "E2EL p99", "J/req",
-	        "J/token", "steady J/req");
-	for (size_t i = 0; i < b->n_runs; i++) {
-		const struct lg_bench_run *r = &b->runs[i];
-		const struct lg_summary *s = &r->sum;
-		char label[32];
-		lg_rate_label(&r->rate, label, sizeof label);
-		fprintf(stderr, "%-8s %9s %9s %6zu %5zu %9s %9s %9s %9s %9s %10s %10s %10s\n", label,
-		        fmt(c[0], 24, s->schedule_rate, "%.2f"), fmt(c[1], 24, s->achieved_rate, "%.2f"),
-		        s->completed, s->failed, fmt(c[2], 24, s->request_throughput, "%.2f"),
-		        fmt(c[3], 24, s->output_token_throughput, "%.1f"),
-		        fmt(c[4], 24, s->ttft.median, "%.1f"), fmt(c[5], 24, s->tpot.median, "%.2f"),
-		        fmt(c[6], 24, s->e2el.p99, "%.1f"),
-		        fmt(c[7], 24, lg_run_energy_per_request(r, false, false), "%.4g"),
-		        fmt(c[8], 24, lg_run_energy_per_token(r, false, false), "%.4g"),
-		        fmt(c[9], 24, lg_run_energy_per_request(r, true, false), "%.4g"));
-	}
-	fprintf(stderr, "(latencies in ms from each request's scheduled arrival; energy in joules)\n");
+	struct ui *u = ctx;
+	clear_line(u);
+	if (u->quiet)
+		return;
+	const struct lg_summary *s = &r->sum;
+	char sched[24], sent[24], ttft[24], late[24];
+	/* 'inf' sends every request at once: its schedule has no rate. */
+	if (r->rate.kind == LG_ARRIVAL_INF)
+		snprintf(sched, sizeof sched, "all at once");
+	else
+		fmt(sched, sizeof sched, s->schedule_rate, "%.2f");
+	fprintf(stderr,
+	        "serve-bench: rate=%s: %zu completed, %zu failed in %.2f s; %.2f req/s (schedule %s, sent "
+	        "at %s); TTFT p50 %s ms; lateness p99 %s ms\n",
+	        u->label, s->completed, s->failed, s->duration_s, s->request_throughput, sched,
+	        fmt(sent, sizeof sent, s->achieved_rate, "%.2f"),
+	        fmt(ttft, sizeof ttft, s->ttft.median, "%.1f"),
+	        fmt(late, sizeof late, s->lateness.p99, "%.3f"));
+	for (size_t k = 0; k < s->n_reasons; k++)
+		fprintf(stderr, "  failed: %zu x %s (e.g. %s)\n", s->reasons[k].count, s->reasons[k].label,
+		        s->reasons[k].example);
+}
+
+/* The comparison table (shared with `greenops show`), then where the server saturates. */
+static void print_table(const struct lg_bench *b, json_t *j)
+{
+	fputc('\n', stderr);
+	serve_bench_table_print(stderr, json_object_get(j, "runs"));
 	if (b->n_runs < 2)
 		return;
 	struct lg_saturation s;
@@ -659,43 +651,75 @@ static double rel_s(int64_t t, int64_t origin)
 	return t ? (double)(t - origin) / 1e9 : NAN;
 }
 
-static int write_requests(const char *path, const struct lg_bench *b)
+/* One row per request. The first columns are those of `greenops export-csv requests`, in its
+ * order and with its values (ids empty when the sweep is not stored: --no-db); then what only
+ * the client knows: warmup, status, error kind, admission and start times, whether the token
+ * count came from usage, chunks, and each request's attributed energy. */
+static int write_requests(const char *path, const struct lg_bench *b, long long run_id,
+                          const int64_t *bench_ids)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
-	fprintf(f, "run,rate,index,warmup,status,error_kind,http_status,scheduled_s,admit_s,start_s,sent_s,"
-	           "first_token_s,end_s,prompt_tokens,output_tokens,usage,chunks,energy_j,prefill_energy_j,"
-	           "decode_energy_j,error\n");
+	fprintf(f, "run_id,bench_run_id,rate,request,scheduled_s,sent_s,first_token_s,end_s,ttft_s,e2el_s,"
+	           "tokens_in,tokens_out,http_status,ok,error,warmup,status,error_kind,admit_s,start_s,"
+	           "usage,chunks,energy_j,prefill_energy_j,decode_energy_j\n");
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const struct lg_run *run = &b->runs[i].run;
-		char label[32];
-		lg_rate_label(&b->runs[i].rate, label, sizeof label);
-		int64_t o = run->rec[run->n_warmup].t_sched;
+		/* The database keeps a trace replay's rate as -1 and inf as Inf. */
+		double rate = isnan(b->runs[i].rate.rate) ? -1 : b->runs[i].rate.rate;
+		int64_t o = run->n > run->n_warmup ? run->rec[run->n_warmup].t_sched : 0;
+		const struct lg_attribution *a = &b->runs[i].attrib;
 		for (size_t k = 0; k < run->n; k++) {
 			const struct lg_record *r = &run->rec[k];
-			const char *st = r->status == LG_OK       ? "ok"
-			                 : r->status == LG_FAILED ? "failed"
-			                                          : "not_sent";
-			fprintf(f,
-			        "%zu,%s,%zu,%d,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%" PRId64 ",%" PRId64
-			        ",%d,%d,",
-			        i, label, k, r->warmup, st,
-			        r->status == LG_FAILED ? lg_err_name((enum lg_err)r->err) : "",
-			        r->http_status, rel_s(r->t_sched, o), rel_s(r->t_admit, o),
-			        rel_s(r->t_start, o), rel_s(r->t_sent, o), rel_s(r->t_first, o),
-			        rel_s(r->t_end, o), r->prompt_tokens, r->output_tokens, r->usage, r->chunks);
+			bool ok = r->status == LG_OK;
+			double sched = rel_s(r->t_sched, o);
+			csv_int(f, run_id, 1);
+			fputc(',', f);
+			csv_int(f, bench_ids ? bench_ids[i] : 0, 1);
+			fputc(',', f);
+			csv_real(f, rate);
+			fprintf(f, ",%zu,", k);
+			csv_real(f, sched);
+			fputc(',', f);
+			csv_real(f, rel_s(r->t_sent, o));
+			fputc(',', f);
+			csv_real(f, rel_s(r->t_first, o));
+			fputc(',', f);
+			csv_real(f, rel_s(r->t_end, o));
+			fputc(',', f);
+			csv_real(f, rel_s(r->t_first, o) - sched);
+			fputc(',', f);
+			csv_real(f, rel_s(r->t_end, o) - sched);
+			fputc(',', f);
+			csv_int(f, r->prompt_tokens, 0);
+			fputc(',', f);
+			csv_int(f, ok ? r->output_tokens : -1, 0);
+			fprintf(f, ",%d,%d,", r->http_status, ok);
+			csv_text(f, ok                        ? NULL
+			            : r->error                ? r->error
+			            : r->status == LG_PENDING ? "not sent"
+			                                      : "failed");
+			fprintf(f, ",%d,%s,%s,", r->warmup,
+			        ok                       ? "ok"
+			        : r->status == LG_FAILED ? "failed"
+			                                 : "not_sent",
+			        r->status == LG_FAILED ? lg_err_name((enum lg_err)r->err) : "");
+			csv_real(f, rel_s(r->t_admit, o));
+			fputc(',', f);
+			csv_real(f, rel_s(r->t_start, o));
+			fprintf(f, ",%d,%d,", r->usage, r->chunks);
 			/* Attributed energy: empty, never 0, where there is none. */
-			const struct lg_attribution *a = &b->runs[i].attrib;
-			if (a->valid)
-				fprintf(f, "%.12g,%.12g,%.12g,", a->energy_j[k], a->prefill_j[k],
-				        a->decode_j[k]);
-			else
-				fputs(",,,", f);
-			fputc('"', f);
-			for (const char *p = r->error ? r->error : ""; *p; p++)
-				fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
-			fputs("\"\n", f);
+			if (a->valid) {
+				csv_real(f, a->energy_j[k]);
+				fputc(',', f);
+				csv_real(f, a->prefill_j[k]);
+				fputc(',', f);
+				csv_real(f, a->decode_j[k]);
+			} else {
+				fputs(",,", f);
+			}
+			fputc('\n', f);
 		}
 	}
 	if (fclose(f) != 0)
@@ -925,33 +949,37 @@ int cmd_serve_bench(int argc, char **argv)
 	if (rc)
 		status = cmd_error(VERB, "%s", err);
 	collect_energy(mon, &bench, note, sizeof note);
-	if (bench.n_runs && !o.quiet)
-		print_table(&bench);
 	j = lg_bench_json(&bench, &bopts);
 	json_object_set_new(j, "config", config_json(&o, url, &ds));
+	if (bench.n_runs && !o.quiet)
+		print_table(&bench, j);
 	json_t *m =
 	    mon && gops_monitor_result(mon) ? gops_result_json_object(gops_monitor_result(mon), 0, 0) : NULL;
 	if (m)
 		json_object_set_new(j, "measurement", m);
 	if (o.json_path && write_json(o.json_path, j))
 		status = status ? status : 1;
-	if (o.requests_path && write_requests(o.requests_path, &bench))
-		status = status ? status : 1;
+	/* Stored first, so that --requests can carry the ids the database gave. */
+	long long run_id = 0;
+	int64_t *bench_ids = bench.n_runs ? calloc(bench.n_runs, sizeof *bench_ids) : NULL;
 	if (sdb.db) {
-		long long id = serve_bench_db_finish(&sdb, &bench, j, mon, status);
-		if (id < 0)
+		run_id = serve_bench_db_finish(&sdb, &bench, j, mon, status, bench_ids);
+		if (run_id < 0)
 			status = status ? status : 1;
 		else if (bench.n_runs && !o.quiet)
 			fprintf(stderr,
 			        "greenops %s: stored as run %lld ('greenops show %lld', 'greenops export-csv "
 			        "requests --run %lld')\n",
-			        VERB, id, id, id);
+			        VERB, run_id, run_id, run_id);
 	}
+	if (o.requests_path && write_requests(o.requests_path, &bench, run_id, run_id > 0 ? bench_ids : NULL))
+		status = status ? status : 1;
+	free(bench_ids);
 	int stop = stop_status(&bench, &o, ui.label);
 	status = status ? status : stop;
 out:
 	if (sdb.db) /* stopped before the sweep began */
-		serve_bench_db_finish(&sdb, &bench, NULL, NULL, status);
+		serve_bench_db_finish(&sdb, &bench, NULL, NULL, status, NULL);
 	json_decref(j);
 	power_release(&power_cache);
 	serve_bench_idle_release(idle_vals, idle_names, n_idle);

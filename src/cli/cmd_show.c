@@ -2,6 +2,7 @@
  * stdout here), or as the same JSON plus what the database knows about the run. */
 #include "cli/commands.h"
 #include "cli/db_cli.h"
+#include "cli/serve_bench_table.h"
 #include "cli/summary.h"
 #include "meter/result_json.h"
 
@@ -67,7 +68,36 @@ static bool print_unfinished(FILE *f, const struct gops_db_run *run)
 	return true;
 }
 
-static void print_run(FILE *f, const struct gops_db_run *run)
+/* Collects each rate's metrics (the JSON serve-bench wrote for it) from the bench-runs table. */
+static int collect_metrics(void *ctx, size_t n, const char *const *names, const char *const *values)
+{
+	if (!values)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], "metrics") && values[i]) {
+			json_t *m = json_loads(values[i], 0, NULL);
+			if (m)
+				json_array_append_new(ctx, m);
+		}
+	return 0;
+}
+
+/* A serve-bench sweep's rates, as `greenops serve-bench` printed them; NULL for other runs. */
+static json_t *load_bench_runs(struct gops_db *db, const struct gops_db_run *run)
+{
+	if (!run->kind || strcmp(run->kind, "serve-bench"))
+		return NULL;
+	json_t *runs = json_array();
+	struct gops_db_filter only = {.run_id = run->id};
+	if (gops_db_export(db, GOPS_DB_TABLE_BENCH_RUNS, &only, collect_metrics, runs) < 0 ||
+	    !json_array_size(runs)) {
+		json_decref(runs);
+		return NULL;
+	}
+	return runs;
+}
+
+static void print_run(FILE *f, const struct gops_db_run *run, json_t *bench_runs)
 {
 	char *cmd = db_cli_command_line(run->argv, run->argc);
 	print_header(f, run, cmd);
@@ -82,6 +112,10 @@ static void print_run(FILE *f, const struct gops_db_run *run)
 		    .currency = run->currency,
 		};
 		summary_print(f, &run->result, &c);
+	}
+	if (bench_runs) {
+		fputc('\n', f);
+		serve_bench_table_print(f, bench_runs);
 	}
 	free(cmd);
 }
@@ -183,9 +217,11 @@ int cmd_show(int argc, char **argv)
 		db_cli_close("show", db);
 		return 1;
 	}
+	json_t *bench_runs = load_bench_runs(db, &run);
 	int status = db_cli_close("show", db) ? 1 : 0;
 	if (!json_path || strcmp(json_path, "-"))
-		print_run(stdout, &run);
+		print_run(stdout, &run, bench_runs);
+	json_decref(bench_runs);
 	if (json_path && write_json(&run, json_path))
 		status = 1;
 	gops_db_run_release(&run);

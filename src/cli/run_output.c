@@ -1,6 +1,7 @@
 /* Writes a measured run to the database, --json, --timeline and the summary. */
 #include "cli/run_output.h"
 #include "cli/commands.h"
+#include "cli/csv.h"
 #include "cli/summary.h"
 #include "cli/plot.h"
 #include "store/db.h"
@@ -284,12 +285,13 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 static int timeline_row(void *ctx, double t, const char *domain, double w, double j)
 {
 	FILE *f = ctx;
-	fprintf(f, "%.6f,%s,", t, domain);
-	if (!isnan(w))
-		fprintf(f, "%.3f", w);
+	csv_real(f, t);
 	fputc(',', f);
-	if (!isnan(j))
-		fprintf(f, "%.6f", j);
+	csv_text(f, domain);
+	fputc(',', f);
+	csv_real(f, w);
+	fputc(',', f);
+	csv_real(f, j);
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;
 }

@@ -14,12 +14,15 @@ static double rel_s(int64_t t, int64_t origin)
 	return t ? (double)(t - origin) / 1e9 : NAN;
 }
 
-static int store_rate(struct gops_db *db, int64_t run_id, const struct lg_bench_run *br, json_t *metrics)
+static int store_rate(struct gops_db *db, int64_t run_id, const struct lg_bench_run *br, json_t *metrics,
+                      int64_t *bench_id)
 {
 	int64_t id;
 	double rate = br->rate.rate;
 	if (gops_db_bench_run_begin(db, run_id, isnan(rate) ? -1 : rate, &id) < 0)
 		return -1;
+	if (bench_id)
+		*bench_id = id;
 	const struct lg_run *run = &br->run;
 	int64_t origin = run->n > run->n_warmup ? run->rec[run->n_warmup].t_sched : 0;
 	for (size_t k = 0; k < run->n; k++) {
@@ -87,7 +90,7 @@ int serve_bench_db_begin(struct serve_bench_db *s, const char *db_path, int argc
 }
 
 long long serve_bench_db_finish(struct serve_bench_db *s, const struct lg_bench *b, json_t *j,
-                                const gops_monitor *mon, int exit_status)
+                                const gops_monitor *mon, int exit_status, int64_t *bench_ids)
 {
 	struct gops_db *db = s->db;
 	if (!db)
@@ -97,7 +100,8 @@ long long serve_bench_db_finish(struct serve_bench_db *s, const struct lg_bench 
 	int rc = 0;
 	json_t *runs = json_object_get(j, "runs");
 	for (size_t i = 0; rc == 0 && i < b->n_runs; i++)
-		rc = store_rate(db, s->run_id, &b->runs[i], json_array_get(runs, i));
+		rc = store_rate(db, s->run_id, &b->runs[i], json_array_get(runs, i),
+		                bench_ids ? &bench_ids[i] : NULL);
 	enum gops_run_status st = b->stopped  ? GOPS_RUN_INTERRUPTED
 	                          : b->n_runs ? GOPS_RUN_COMPLETED
 	                                      : GOPS_RUN_FAILED;

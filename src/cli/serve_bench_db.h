@@ -19,10 +19,11 @@ struct serve_bench_db {
  * its own one-line error; returns 0 or < 0. */
 int serve_bench_db_begin(struct serve_bench_db *s, const char *db_path, int argc, char **argv);
 /* Stores the sweep into the run begun (j is its JSON, whose "runs" array is stored beside
- * each rate; mon may be NULL), and closes the database. Prints its own one-line error;
- * returns the run id, or < 0 on failure. */
+ * each rate; mon may be NULL), and closes the database. bench_ids, when not NULL, gets each
+ * rate's bench run id (b->n_runs of them). Prints its own one-line error; returns the run id,
+ * or < 0 on failure. */
 long long serve_bench_db_finish(struct serve_bench_db *s, const struct lg_bench *b, json_t *j,
-                                const gops_monitor *mon, int exit_status);
+                                const gops_monitor *mon, int exit_status, int64_t *bench_ids);
 
 /* Loads this host's stored idle baselines into o (for --idle stored, and the default). The
  * values live in *vals and *names until serve_bench_idle_release(). Returns 0, or < 0 after a

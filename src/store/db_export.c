@@ -55,8 +55,9 @@ static const char *const export_sql[] = {
         "SELECT x.run_id, x.position AS window, x.name, x.start_s, x.end_s, x.end_s - x.start_s AS "
         "duration_s, x.units, x.energy_j, x.dynamic_energy_j, x.energy_per_unit_j, x.uncertainty_j, "
         "x.open, x.warnings FROM windows x JOIN runs r ON r.id = x.run_id %s ORDER BY x.run_id, x.position",
-    [GOPS_DB_TABLE_SAMPLES] = "SELECT x.run_id, x.t_s, x.domain, x.watts, x.counter_j FROM samples x JOIN "
-                              "runs r ON r.id = x.run_id %s ORDER BY x.run_id, x.t_s, x.rowid",
+    [GOPS_DB_TABLE_SAMPLES] =
+        "SELECT x.run_id, x.t_s, x.domain, x.watts AS power_w, x.counter_j FROM samples x JOIN "
+        "runs r ON r.id = x.run_id %s ORDER BY x.run_id, x.t_s, x.rowid",
     [GOPS_DB_TABLE_BENCH_RUNS] =
         "SELECT x.run_id, x.id AS bench_run_id, x.position, x.rate, x.status, x.started_at, x.duration_s, "
         "x.completed, x.failed, x.request_throughput, x.output_token_throughput, x.total_output_tokens, "

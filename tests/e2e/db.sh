@@ -87,7 +87,7 @@ contains "export-csv leaves missing values empty" "$SCRATCH/csv.out" "^empty ene
 "$GREENOPS" export-csv samples --run 4 >"$SCRATCH/samples.csv"
 eq "export-csv samples --run: every committed sample" "$(($(wc -l <"$SCRATCH/samples.csv") - 1))" \
 	"$(sql "$DB" "SELECT COUNT(*) FROM samples WHERE run_id = 4")"
-contains "export-csv samples: header" "$SCRATCH/samples.csv" '^run_id,t_s,domain,watts,counter_j,tag\.batch$'
+contains "export-csv samples: header" "$SCRATCH/samples.csv" '^run_id,t_s,domain,power_w,counter_j,tag\.batch$'
 "$GREENOPS" export-csv windows --tag batch=r2 >"$SCRATCH/windows.csv"
 eq "export-csv windows --tag" "$(grep -c ',epoch,' "$SCRATCH/windows.csv")" 3
 

@@ -226,7 +226,7 @@ print("parts %.12g" % (parts / total))
 print("totals %.12g" % ((r["prefill_energy_j"] + r["decode_energy_j"]) / total))
 print("dynamic %.12g" % (dyn / r["dynamic_energy_j"]))
 print("idle %.12g" % ((a["idle_energy_j"] + r["dynamic_energy_j"]) / r["energy_j"]))
-med = lambda n, k: statistics.median(float(x[k]) for x in rows if x["output_tokens"] == n)
+med = lambda n, k: statistics.median(float(x[k]) for x in rows if x["tokens_out"] == n)
 print("decode %.6f" % (med("33", "decode_energy_j") / med("17", "decode_energy_j")))
 print("prefill %.6f" % (med("33", "prefill_energy_j") / med("17", "prefill_energy_j")))
 PY

@@ -628,7 +628,7 @@ static void test_export(void **state)
 	flt = (struct gops_db_filter){.run_id = GOPS_DB_LAST};
 	assert_int_equal(gops_db_export(db, GOPS_DB_TABLE_SAMPLES, &flt, row_fn, &r), 0);
 	assert_int_equal(r.n_rows, 1);
-	assert_string_equal(r.cell[0][col(&r, "watts")], "55.5");
+	assert_string_equal(r.cell[0][col(&r, "power_w")], "55.5");
 	assert_string_equal(r.cell[0][col(&r, "run_id")], "2");
 
 	memset(&r, 0, sizeof r);
