@@ -189,7 +189,7 @@ static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr, bool
  * until the span covers the duration, the command fails or a signal came. Returns the end of
  * the last repetition; *ws is the last wait status. */
 static int64_t repeat(struct run_output *out, gops_monitor *m, char **argv, struct gops_control *ctl,
-                      int64_t t_begin, int64_t t_end, double min_duration, int *ws)
+                      int64_t t_begin, int64_t t_end, double min_duration, bool stdout_taken, int *ws)
 {
 	const char *control = ctl ? gops_control_path(ctl) : NULL;
 	gops_monitor_begin_window(m, "repetition", t_begin);
@@ -205,7 +205,7 @@ static int64_t repeat(struct run_output *out, gops_monitor *m, char **argv, stru
 			break;
 		}
 		int64_t t0 = gops_now_ns();
-		pid_t pid = spawn(argv, control, go[0], ep[1]);
+		pid_t pid = spawn(argv, control, go[0], ep[1], stdout_taken);
 		close(go[0]), close(ep[1]);
 		if (pid > 0) {
 			child_pid = pid;
@@ -425,7 +425,7 @@ int cmd_run(int argc, char **argv)
 		;
 	int64_t t_exit = gops_now_ns();
 	if (min_duration > 0 && r != (ssize_t)sizeof exec_errno)
-		t_exit = repeat(&out, m, child_argv, ctl, t_go, t_exit, min_duration, &ws);
+		t_exit = repeat(&out, m, child_argv, ctl, t_go, t_exit, min_duration, stdout_taken, &ws);
 	out.cpu_span_s = run_output_self_cpu() - cpu_go;
 	child_pid = 0;
 	tell_leftovers((double)(t_exit - t_go) / 1e9);
