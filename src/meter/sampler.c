@@ -15,7 +15,7 @@
 
 #define MS               1000000LL
 #define DATED_MARGIN     (8 * MS) /* a read dated by the grid keeps this far from any update */
-#define NOMINAL_PERIOD_S 0.1      /* NVML's counter on every GPU measured so far (DESIGN.md) */
+#define NOMINAL_PERIOD_S 0.1      /* NVML's counter on every GPU measured so far (docs/METHOD.md) */
 #define BURSTY           0.05     /* instant power and counter disagreeing by more: bursty */
 #define BURSTY_ANCHOR_NS (2000LL * MS)
 

@@ -105,7 +105,7 @@ static bool has_warning(char **v, size_t n, const char *needle)
 
 /* Four 3 s windows: 400 W, 400 W that instant power shows as 100 W, 400 W, idle. Spread over
  * one counter interval, the misreport would move energy out of the second window into its
- * neighbours (DESIGN.md measured 4-11% on an H100); with readings at the edges each window is
+ * neighbours (docs/METHOD.md: 4-11% on an H100); with readings at the edges each window is
  * the counter's own difference. */
 static void test_aliased_window_leaves_neighbours_exact(void **state)
 {
