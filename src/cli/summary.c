@@ -2,7 +2,6 @@
  * of the non-overlapping domains, per-unit energy, windows grouped by name, then notes. */
 #include "cli/summary.h"
 #include "base/fmt.h"
-#include "sources/source.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -111,19 +110,20 @@ static void windows(FILE *f, const struct gops_result *r)
 }
 
 /* A source that was looked for and gave no domain: its note ("nvml: cannot load ...") is
- * summed up in one line; `greenops list` says it in full. */
+ * summed up in one line; `greenops list` says it in full. Such a note begins with one word
+ * and a colon, the word being neither a measured domain's source nor a domain's name (which
+ * begin the notes about domains that were measured). */
 static bool about_absent_source(const struct gops_result *r, const char *note)
 {
-	for (size_t i = 0; i < gops_n_sources; i++) {
-		size_t n = strlen(gops_sources[i]->name);
-		if (strncmp(note, gops_sources[i]->name, n) || note[n] != ':')
-			continue;
-		for (size_t k = 0; k < r->n_domains; k++)
-			if (!strcmp(r->domains[k].source, gops_sources[i]->name))
-				return false;
-		return true;
-	}
-	return false;
+	size_t n = strcspn(note, ": ");
+	if (n == 0 || note[n] != ':' || note[n + 1] != ' ')
+		return false;
+	for (size_t k = 0; k < r->n_domains; k++)
+		if (!strncmp(r->domains[k].source, note, n) && !r->domains[k].source[n])
+			return false;
+		else if (!strncmp(r->domains[k].name, note, n) && !r->domains[k].name[n])
+			return false;
+	return true;
 }
 
 static void notes_header(FILE *f, bool *shown)
