@@ -6,6 +6,7 @@
 #include "analysis/stats.h"
 #include "analysis/table.h"
 #include "cli/commands.h"
+#include "base/fmt.h"
 #include "cli/db_cli.h"
 #include "cli/sweep_analysis.h"
 #include "base/util.h"
@@ -544,32 +545,40 @@ static json_t *group_json(const struct an_group *g)
 	return o;
 }
 
+/* Figures in fixed notation with significant digits (no 1e-05 for a small energy per unit). */
+static const char *sig(char *buf, size_t len, double v, int digits)
+{
+	return gops_fmt_sig(buf, len, v, digits);
+}
+
 static void print_optimum(FILE *out, const char *xn, const char *yn, const struct an_optimum *o,
                           size_t dropped)
 {
 	const struct an_group *b = &o->groups[o->best], *p = &o->groups[o->plateau];
-	char sd[32];
+	char sd[GOPS_FMT_LEN], m[GOPS_FMT_LEN], x[GOPS_FMT_LEN], tol[GOPS_FMT_LEN];
 	fprintf(out, "%s by %s: %zu pairs in %zu groups, %zu dropped\n", yn, xn, o->n, o->n_groups, dropped);
 	fprintf(out, "  %14s  %5s  %14s  %12s\n", xn, "runs", "mean", "sd");
 	for (size_t i = 0; i < o->n_groups; i++) {
 		const struct an_group *g = &o->groups[i];
-		fprintf(out, "  %14.6g  %5zu  %14.6g  %12s%s%s\n", g->x, g->n, g->mean,
-		        fmt_num(sd, sizeof sd, "%.4g", g->sd), i == o->best ? "  <- lowest" : "",
+		fprintf(out, "  %14s  %5zu  %14s  %12s%s%s\n", sig(x, sizeof x, g->x, 6), g->n,
+		        sig(m, sizeof m, g->mean, 6), sig(sd, sizeof sd, g->sd, 4),
+		        i == o->best ? "  <- lowest" : "",
 		        i == o->plateau && i != o->best ? "  <- no further gain from here" : "");
 	}
-	fprintf(out, "lowest mean %s: %.6g (sd %s, %zu run%s) at %s = %g\n", yn, b->mean,
-	        fmt_num(sd, sizeof sd, "%.4g", b->sd), b->n, b->n == 1 ? "" : "s", xn, b->x);
+	fprintf(out, "lowest mean %s: %s (sd %s, %zu run%s) at %s = %s\n", yn, sig(m, sizeof m, b->mean, 6),
+	        sig(sd, sizeof sd, b->sd, 4), b->n, b->n == 1 ? "" : "s", xn, sig(x, sizeof x, b->x, 6));
 	if (o->best == 0)
-		fprintf(out, "no gain from a larger %s: the lowest mean is at the smallest, %s = %g\n", xn,
-		        xn, b->x);
+		fprintf(out, "no gain from a larger %s: the lowest mean is at the smallest, %s = %s\n", xn,
+		        xn, x);
 	else if (o->plateau == o->best)
 		fprintf(out,
-		        "every smaller %s is more than %.4g (%s) above it: the gain goes on up to %s = %g\n",
-		        xn, o->tolerance, o->rule == AN_TOL_SPREAD ? "its sd" : "2%", xn, b->x);
+		        "every smaller %s is more than %s (%s) above it: the gain goes on up to %s = %s\n",
+		        xn, sig(tol, sizeof tol, o->tolerance, 4), o->rule == AN_TOL_SPREAD ? "its sd" : "2%",
+		        xn, x);
 	else
-		fprintf(out,
-		        "no further gain past %s = %g: its mean %.6g is within %.4g (%s) of the lowest\n", xn,
-		        p->x, p->mean, o->tolerance,
+		fprintf(out, "no further gain past %s = %s: its mean %s is within %s (%s) of the lowest\n",
+		        xn, sig(x, sizeof x, p->x, 6), sig(m, sizeof m, p->mean, 6),
+		        sig(tol, sizeof tol, o->tolerance, 4),
 		        o->rule == AN_TOL_SPREAD ? "the lowest group's sd" : "2%");
 }
 

@@ -4,6 +4,7 @@
  * of the sources themselves, so it opens them through their internal interface (source.h,
  * select.h): the one verb that does; not public API (docs/ARCHITECTURE.md). */
 #include "cli/commands.h"
+#include "base/fmt.h"
 #include "sources/select.h"
 #include "sources/source.h"
 #include "base/util.h"
@@ -161,16 +162,16 @@ static json_t *domain_json(const struct gops_domain *d, const struct probe *p, c
 
 static void print_domain(FILE *f, const struct gops_domain *d, const struct probe *p, bool parent_found)
 {
-	char range[48] = "", period[48] = "", power[32] = "";
+	char range[48] = "", period[48] = "", power[32] = "", v[GOPS_FMT_LEN];
 	if (d->range_j > 0)
-		snprintf(range, sizeof range, "wraps at %.6g J", d->range_j);
+		snprintf(range, sizeof range, "wraps at %s", gops_fmt_si(v, sizeof v, d->range_j, "J", 4));
 	double up = update_period(p);
 	if (d->estimated)
 		snprintf(period, sizeof period, "model (/proc)");
 	else if (p->failed)
 		snprintf(period, sizeof period, "read failed: %s", strerror(-p->failed));
 	else if (isfinite(up))
-		snprintf(period, sizeof period, "updates every %.3g ms", up * 1e3);
+		snprintf(period, sizeof period, "updates every %s", gops_fmt_si(v, sizeof v, up, "s", 3));
 	else if (p->changes == 1)
 		snprintf(period, sizeof period, "changed once in 0.5 s");
 	else if (p->energy)
@@ -178,7 +179,7 @@ static void print_domain(FILE *f, const struct gops_domain *d, const struct prob
 	else
 		snprintf(period, sizeof period, "constant for 0.5 s");
 	if (isfinite(p->power_w))
-		snprintf(power, sizeof power, "%.3g W", p->power_w);
+		gops_fmt_si(power, sizeof power, p->power_w, "W", 3);
 	fprintf(f, "  %-14s %-8s %-7s %-22s %-24s %s\n", d->name, gops_kind_name(d->kind),
 	        d->estimated                ? "model"
 	        : d->caps & GOPS_CAP_ENERGY ? "counter"
@@ -186,7 +187,7 @@ static void print_domain(FILE *f, const struct gops_domain *d, const struct prob
 	        range, period, power);
 	char limit[32] = "";
 	if (d->max_power_w > 0 && !d->estimated)
-		snprintf(limit, sizeof limit, ", up to %.4g W", d->max_power_w);
+		snprintf(limit, sizeof limit, ", up to %s", gops_fmt_si(v, sizeof v, d->max_power_w, "W", 4));
 	fprintf(f, "  %-14s %s%s%s%s\n", "", d->label, limit, parent_found ? ", inside " : "",
 	        parent_found ? d->parent : "");
 	for (size_t k = 0; k < d->n_notes; k++)
