@@ -63,7 +63,7 @@ dbtext=$(python3 -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 print(c.execute("select name from windows order by position").fetchone()[0] + "|" + ascii(sorted(c.execute("select key, value from run_tags").fetchall())))' "$SCRATCH/utf.db")
 eq "bad UTF-8: the database holds the same text" "$dbtext" "caf$(printf '\xef\xbf\xbd')|[('cli\ufffd', 'v\ufffd'), ('k\ufffd\ufffd\ufffd', '\ufffd\ufffd\ufffd')]"
-"$GREENOPS" runs --db "$SCRATCH/utf.db" --json >"$SCRATCH/utf-runs.json"
+"$GREENOPS" runs --db "$SCRATCH/utf.db" --json - >"$SCRATCH/utf-runs.json"
 eq "bad UTF-8: runs --json keeps the tags" "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))[0]["tags"]))' "$SCRATCH/utf-runs.json")" 2
 
 # 4. Two runs creating the same new database at once. The race is made certain: another

@@ -2,6 +2,7 @@
  * through its libFuzzer entry point, one TAP line per input: every input that once crashed
  * stays a test, in the normal build and under ASan. FUZZ_DIR names the target's folder. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ int main(void)
 		struct dirent **names;
 		int k = scandir(dir, &names, NULL, alphasort);
 		if (k < 0) {
+			/* A target with no finding yet has no regress folder (git keeps no empty one). */
+			if (s == 1 && errno == ENOENT)
+				continue;
 			printf("not ok %d - cannot read %s\n", ++n, dir);
 			continue;
 		}
