@@ -111,6 +111,11 @@ install: all
 	ln -sf libgreenops.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenops.so
 	install -m 644 include/greenops/greenops.h $(DESTDIR)$(PREFIX)/include/greenops/
 	install -m 644 $(BUILD)/greenops.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	@# greenops report's plotting libraries, where the build could install them (mk/report.mk)
+	if [ -f $(BUILD)/report/node_modules/.installed ]; then \
+		install -d $(DESTDIR)$(PREFIX)/share/greenops/report && \
+		cp -r $(BUILD)/report/node_modules $(BUILD)/report/render.mjs $(DESTDIR)$(PREFIX)/share/greenops/report/; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/greenops $(DESTDIR)$(PREFIX)/lib/libgreenops.a \

@@ -6,11 +6,17 @@ set -eu
 pkgs="build-essential pkg-config python3 python3-h2
 libcurl4-openssl-dev libsqlite3-dev libgsl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-libcmocka-dev clang-format libslurm-dev"
-# What the end-to-end tests start: a one-node Slurm, a Prometheus, and the reference LLM
-# server's HTTP side (aiohttp). GREENOPS_DEPS=build (the container image's build stage)
-# leaves them out.
-[ "${GREENOPS_DEPS:-}" = build ] || pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp"
+libcmocka-dev clang-format libslurm-dev
+nodejs librsvg2-bin"
+# greenops report: nodejs (npm installs the plotting libraries at build time and node draws the
+# SVG figures) and librsvg2-bin (the PNG figures). npm comes with some nodejs builds and is a
+# package of its own in Debian's.
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+# What the end-to-end tests start: a one-node Slurm, a Prometheus, the reference LLM server's
+# HTTP side (aiohttp) and headless Chromium (which loads the report). GREENOPS_DEPS=build (the
+# container image's build stage) leaves them out.
+[ "${GREENOPS_DEPS:-}" = build ] ||
+	pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp chromium"
 
 missing=""
 for p in $pkgs; do

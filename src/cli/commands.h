@@ -28,10 +28,11 @@ int cmd_export(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 extern const char usage_run[], usage_list[], usage_idle[], usage_runs[], usage_show[], usage_export_csv[],
     usage_serve_bench[], usage_macs[], usage_analyze[], usage_export[], usage_sweep[], usage_merge[],
-    usage_slurm[];
+    usage_slurm[], usage_report[];
 
 const struct cmd *cmd_find(const char *name);
 /* Prints "greenops VERB: MSG" to stderr; returns 2 (usage error) for convenience. */

@@ -26,6 +26,8 @@ static const struct cmd commands[] = {
     {"sweep", cmd_sweep, CMD_NEEDS_DB, "run a plan of configurations x repetitions, resumable", usage_sweep},
     {"merge", cmd_merge, CMD_NEEDS_DB, "gather results databases (one per node) into one", usage_merge},
     {"slurm", cmd_slurm, CMD_NEEDS_DB, "a Slurm job's energy per step, node and GPU", usage_slurm},
+    {"report", cmd_report, CMD_NEEDS_DB, "write an HTML report with figures of a sweep or a run",
+     usage_report},
 };
 
 const struct cmd *cmd_find(const char *name)
