@@ -63,9 +63,11 @@ int run_output_check_paths(const struct run_output *o)
 		return cmd_error(o->verb, "--json - and --timeline - cannot both use stdout"), -EINVAL;
 	if (o->plot_path) {
 		size_t n = strlen(o->plot_path);
-		if (!strcmp(o->plot_path, "-") || n < 4 || strcasecmp(o->plot_path + n - 4, ".svg"))
+		if (!strcmp(o->plot_path, "-") || n < 4 ||
+		    (strcasecmp(o->plot_path + n - 4, ".svg") && strcasecmp(o->plot_path + n - 4, ".png")))
 			return cmd_error(o->verb,
-			                 "--plot writes SVG: give a file name ending in .svg, not '%s'",
+			                 "--plot writes SVG or PNG: give a file name ending in .svg or .png, "
+			                 "not '%s'",
 			                 o->plot_path),
 			       -EINVAL;
 	}

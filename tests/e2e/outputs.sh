@@ -27,7 +27,7 @@ while IFS='|' read -r opt path pat; do
 	contains "$opt $path: says why" "$SCRATCH/bad.err" "$pat"
 	check "$opt $path: the command did not run" test ! -e "$SCRATCH/ran"
 done <<EOF2
---plot|x.png|--plot writes SVG: give a file name ending in .svg, not 'x.png'
+--plot|x.pdf|--plot writes SVG or PNG: give a file name ending in .svg or .png, not 'x.pdf'
 --plot|/nonexistent-dir/x.svg|cannot write --plot '/nonexistent-dir/x.svg': no folder '/nonexistent-dir'
 --json|/nonexistent-dir/x.json|cannot write --json '/nonexistent-dir/x.json'
 --timeline|$SCRATCH/cwd|cannot write --timeline '$SCRATCH/cwd': it is a folder
