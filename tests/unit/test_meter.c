@@ -192,10 +192,10 @@ static void test_peak_not_below_mean(void **state)
 	meter_domain(m, 0, 0, 2 * S, &r);
 	assert_true(fabs(r.avg_power_w - 300) < 1e-6);
 	assert_true(r.peak_power_w >= r.avg_power_w);
-	free(r.warnings);
+	free_warnings(&r);
 	meter_domain(m, 0, 0, 3 * S, &r);
 	assert_true(r.peak_power_w >= 300 - 1e-9);
-	free(r.warnings);
+	free_warnings(&r);
 	free_monitor(m);
 }
 

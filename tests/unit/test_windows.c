@@ -200,8 +200,11 @@ static void test_fast_windows_spread_within_uncertainty(void **state)
 	}
 	print_message("%zu of %d batches spread\n", spread, N);
 	/* All but the first (it has no predecessor to pace it), unless the machine was so busy
-	 * that batches stretched past the budget's pace. */
-	assert_true(spread >= N / 2);
+	 * that batches stretched past the budget's pace (one 2 ms read per 100 ms). */
+	double mean_batch_s = (double)(b_real[N] - b_real[0]) / 1e9 / N;
+	print_message("batches last %.0f ms on average\n", mean_batch_s * 1e3);
+	if (mean_batch_s < 0.15)
+		assert_true(spread >= N / 2);
 	gops_monitor_free(m);
 	unsetenv("FAKE_NVML_ENERGY_COST_US");
 }
