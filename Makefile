@@ -121,7 +121,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/greenops $(DESTDIR)$(PREFIX)/lib/libgreenops.a \
 		$(DESTDIR)$(PREFIX)/lib/libgreenops.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenops.so \
 		$(DESTDIR)$(PREFIX)/include/greenops/greenops.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/greenops.pc
-	-rmdir $(DESTDIR)$(PREFIX)/include/greenops 2>/dev/null
+	rm -rf $(DESTDIR)$(PREFIX)/share/greenops/report
+	-rmdir $(DESTDIR)$(PREFIX)/include/greenops $(DESTDIR)$(PREFIX)/share/greenops 2>/dev/null
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
