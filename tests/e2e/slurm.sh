@@ -18,6 +18,8 @@ for cmd in slurmctld slurmd srun sbatch sinfo munged; do
 done
 [ -f "$PLUGIN" ] || skip_all "$PLUGIN was not built (no /usr/include/slurm/spank.h: libslurm-dev)"
 [ "$(id -u)" -eq 0 ] || skip_all "slurmd must run as root to start job steps"
+# slurmd is not built with the sanitizers, so it cannot load a plugin that is.
+nm -D "$PLUGIN" 2>/dev/null | grep -q '__asan_init' && skip_all "$PLUGIN is a sanitizer build, which slurmd (not one) cannot load"
 
 D="$SCRATCH/slurm"
 mkdir -p "$D/state" "$D/spool" "$D/locks"
