@@ -191,6 +191,7 @@ int gops_monitor_new(gops_monitor **out, const struct gops_options *opts)
 		d->info = dl.v[i];
 		d->energy_ok = d->info.caps & GOPS_CAP_ENERGY;
 		d->power_ok = d->info.caps & GOPS_CAP_POWER;
+		d->avg_ok = d->power_ok && m->ops[d->info.source]->read_power_avg;
 		m->idle_w[i] = NAN;
 		if (series_init(&d->power, sizeof(struct power_sample)) < 0 ||
 		    series_init(&d->anchors, sizeof(struct anchor)) < 0) {

@@ -154,15 +154,27 @@ static void read_power(struct sampler *m, struct dom_state *d)
 	int64_t t = t0 + (t1 - t0) / 2;
 	if (d->info.energy_expensive)
 		t -= (int64_t)(period_s(d) * 1e9 / 2);
+	/* The hardware's average moves slowly (a 1 s window): read every 250 ms, held between. */
+	double avg = NAN;
+	if (d->avg_ok && t1 - d->last_avg_read_ns < 250 * MS) {
+		avg = d->last_avg_w;
+	} else if (d->avg_ok) {
+		if (ops->read_power_avg(m->src[d->info.source], d->info.index, &avg) < 0) {
+			d->avg_ok = false; /* judged without it from here on */
+			avg = NAN;
+		}
+		d->last_avg_read_ns = t1, d->last_avg_w = avg;
+	}
 	size_t n = series_len(&d->power);
-	double cum = 0;
+	double cum = 0, avg_cum = isnan(avg) ? NAN : 0;
 	if (n) {
 		const struct power_sample *last = series_at(&d->power, n - 1);
 		if (t <= last->t_ns)
 			t = last->t_ns + 1;
 		cum = last->cum_j + (double)(t - last->t_ns) * 1e-9 * (last->watts + w) / 2;
+		avg_cum = last->avg_cum_j + (double)(t - last->t_ns) * 1e-9 * (last->avg_w + avg) / 2;
 	}
-	struct power_sample s = {.t_ns = t, .watts = w, .cum_j = cum};
+	struct power_sample s = {.t_ns = t, .watts = w, .cum_j = cum, .avg_w = avg, .avg_cum_j = avg_cum};
 	if (series_push(&d->power, &s) < 0)
 		store_full(d, t);
 }

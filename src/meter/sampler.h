@@ -17,6 +17,9 @@ struct power_sample {
 	int64_t t_ns;
 	double watts;
 	double cum_j; /* trapezoid integral of power from the series' first sample to this one */
+	/* The hardware's own average power read beside it and its running integral, where the
+	 * domain has one (dom_state.avg_ok); NAN from the first failed read on. */
+	double avg_w, avg_cum_j;
 };
 
 /* A counter reading. t_ns is when the value was true (the update time where known, else the
@@ -76,6 +79,9 @@ struct dom_state {
 	int64_t read_cost_ns; /* cheapest counter read seen: its CPU cost */
 	int64_t lost_at_ns;   /* GOPS_ELOST seen: the span of this domain ends here (0 none) */
 	bool energy_ok, power_ok;
+	bool avg_ok; /* averaged power is read beside instant power (power_sample.avg_w) */
+	int64_t last_avg_read_ns;
+	double last_avg_w;
 	bool discontinuity;
 	bool stuck_checked;
 	/* Counter faults seen by the sampler (sampler.c), judged by the meter (meter.c). */

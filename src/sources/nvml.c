@@ -534,6 +534,23 @@ static int nvml_read_power(struct gops_source *s, int index, double *watts)
 	return read_failed(s, g, rc, "power", fn);
 }
 
+/* The 1 s average, where instant power (field 186) is what nvml_read_power gives: beside it,
+ * not instead of it. */
+static int nvml_read_power_avg(struct gops_source *s, int index, double *watts)
+{
+	struct nvml_gpu *g = gpu_at(s, index);
+	if (!g)
+		return -EINVAL;
+	if (!g->has_field || !g->has_usage)
+		return GOPS_ENOTSUP;
+	unsigned int mw;
+	nvmlReturn_t rc = s->api.get_power(g->dev, &mw);
+	if (rc != NVML_SUCCESS)
+		return read_failed(s, g, rc, "average power", "nvmlDeviceGetPowerUsage");
+	*watts = mw / 1000.0;
+	return 0;
+}
+
 static const char *nvml_error(struct gops_source *s)
 {
 	return s->err;
@@ -578,4 +595,5 @@ const struct gops_source_ops gops_source_nvml = {
     .close = nvml_close,
     .compute_processes = nvml_compute_processes,
     .utilization = nvml_utilization,
+    .read_power_avg = nvml_read_power_avg,
 };

@@ -97,6 +97,11 @@ struct gops_source_ops {
 	int (*compute_processes)(struct gops_source *s, int index, unsigned *count);
 	/* Percent of the last sample period (1/6 s to 1 s) during which a kernel ran. */
 	int (*utilization)(struct gops_source *s, int index, unsigned *busy_pct);
+	/* Power the hardware averaged over its own window (NVML: 1 s on Ampere and newer),
+	 * where read_power gives instant power beside it; GOPS_ENOTSUP otherwise. Instant power
+	 * can alias a bursty load far off the truth; an average cannot, so the meter judges the
+	 * energy counter against it (meter.c, "counter faults"). */
+	int (*read_power_avg)(struct gops_source *s, int index, double *watts);
 };
 
 /* Each source's table, one per file (nvml.c, perf.c, powercap.c, hwmon.c, estimate.c). */

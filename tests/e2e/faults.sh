@@ -146,6 +146,12 @@ nvml_row frozen 2.5 integrated,counter+integrated 700 freeze
 nvml_row frozen-thaw 3 integrated,counter+integrated 600 freeze 1800 thaw
 nvml_row noperm 2 integrated,counter+integrated 800 noperm
 nvml_row error-burst 2 counter 500 errors 900 ok
+# Not faults: instant power that aliases a bursty load, reading twice (or a third of) the true
+# draw, while the counter and NVML's 1 s average follow the truth. The counter stays the measure.
+nvml_row aliased-high 2.5 counter before "instant 600"
+nvml_row aliased-low 2.5 counter before "instant 100"
+contains "nvml aliased-high: the warning says instant power and the counter disagree" \
+	"$SCRATCH/nvml-aliased-high.json" 'instant power and the energy counter disagree.*energy follows the counter'
 nvml_row lost 2 integrated,counter+integrated 1000 lost
 contains "nvml lost: the warning says when the GPU was lost" "$SCRATCH/nvml-lost.json" 'measured only up to [0-9.]+ s after the start, when the device was lost'
 contains "nvml noperm: the warning says from when and how it was filled" "$SCRATCH/nvml-noperm.json" \

@@ -76,7 +76,7 @@ static void push_power(struct dom_state *d, int64_t t, double w)
 		const struct power_sample *last = series_at(&d->power, n - 1);
 		cum = last->cum_j + (double)(t - last->t_ns) / S * (last->watts + w) / 2;
 	}
-	struct power_sample s = {t, w, cum};
+	struct power_sample s = {t, w, cum, NAN, NAN};
 	series_push(&d->power, &s);
 }
 
