@@ -38,6 +38,11 @@ step_cpu() {
 	echo "| command | CPU s |"
 	echo "|---|---|"
 	awk '{ print "| greenops run -- true (" $4 ") | " $5 " |" }' "$OUT/cpu_true.txt"
+	for i in 1 2 3; do
+		python3 -c 'import json, sys
+p = json.load(open(sys.argv[1])).get("greenops_cpu_phases_s") or {}
+print("| where run -- true #" + sys.argv[2] + " spent it | " + ", ".join(f"{k} {v:.4f}" for k, v in p.items() if v is not None) + " |")' "$OUT/true_$i.json" "$i"
+	done
 	echo "| greenops run -- sleep 30 | $(cat "$OUT/cpu_greenops.txt") |"
 	echo "| nvidia-smi --query-gpu=power.draw --format=csv --loop-ms=100, 30 s | $(cat "$OUT/cpu_smi.txt") |"
 }

@@ -360,10 +360,13 @@ int cmd_run(int argc, char **argv)
 	}
 	if (run_output_prepare(&out, &o) < 0) /* database, stored baseline, model counts */
 		goto done;
+	double cpu_mark = run_output_self_cpu();
+	out.cpu_setup_s = cpu_mark;
 	if (gops_monitor_new(&m, &o) < 0) {
 		cmd_error("run", "%s", gops_monitor_error(m));
 		goto done;
 	}
+	out.cpu_open_s = run_output_self_cpu() - cpu_mark;
 	char err[512];
 	if (gops_control_start(&ctl, m, err, sizeof err) < 0)
 		fprintf(stderr, "greenops run: warning: %s; windows from the child are off\n", err);
@@ -396,7 +399,9 @@ int cmd_run(int argc, char **argv)
 	struct countdown *cd = NULL;
 	if (o.idle == GOPS_IDLE_MEASURE && !out.quiet)
 		cd = countdown_start("run", "measuring idle power before the command starts", o.idle_seconds);
+	cpu_mark = run_output_self_cpu();
 	int started = gops_monitor_start(m);
+	out.cpu_start_s = run_output_self_cpu() - cpu_mark;
 	countdown_stop(cd);
 	if (started < 0) {
 		cmd_error("run", "%s", gops_monitor_error(m));
@@ -444,10 +449,12 @@ int cmd_run(int argc, char **argv)
 	status = sig ? 128 + sig : WEXITSTATUS(ws);
 	if (ctl)
 		gops_control_stop(ctl), ctl = NULL;
+	cpu_mark = run_output_self_cpu();
 	if (gops_monitor_stop_at(m, t_exit) < 0) {
 		cmd_error("run", "%s", gops_monitor_error(m));
 		goto done;
 	}
+	out.cpu_end_s = run_output_self_cpu() - cpu_mark;
 	if (run_output_finish(&out, m, status, sig) < 0 && status == 0)
 		status = 1;
 done:

@@ -30,6 +30,7 @@ void run_output_init(struct run_output *o)
 	o->verb = "run";
 	o->units = NAN;
 	o->cpu_span_s = NAN;
+	o->cpu_setup_s = o->cpu_open_s = o->cpu_start_s = o->cpu_end_s = NAN;
 }
 
 static int check_writable(const char *verb, const char *opt, const char *path)
@@ -247,6 +248,11 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 	json_object_set_new(obj, "greenops_cpu_s", json_real(run_output_self_cpu()));
 	/* The sampler's cost while the child ran, apart from start-up (loading NVML, edges). */
 	json_object_set_new(obj, "greenops_cpu_span_s", gops_json_num(o->cpu_span_s));
+	json_object_set_new(obj, "greenops_cpu_phases_s",
+	                    json_pack("{s:o,s:o,s:o,s:o,s:o}", "setup", gops_json_num(o->cpu_setup_s), "open",
+	                              gops_json_num(o->cpu_open_s), "start_edge", gops_json_num(o->cpu_start_s),
+	                              "span", gops_json_num(o->cpu_span_s), "end_edge",
+	                              gops_json_num(o->cpu_end_s)));
 	json_object_set_new(obj, "greenops_cpu_share",
 	                    r->duration_s > 0 ? gops_json_num(o->cpu_span_s / r->duration_s) : json_null());
 	if (o->repetitions) {

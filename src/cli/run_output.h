@@ -19,6 +19,9 @@ struct run_output {
 	size_t n_tag_kv;
 	double units;         /* --units, NAN none */
 	double cpu_span_s;    /* greenops's own CPU time while the child ran, NAN unknown */
+	/* and before and after it: start-up to the sources' opening (database, libraries), the
+	 * sources' opening (NVML's init), the start edge, the end edge; NAN unknown */
+	double cpu_setup_s, cpu_open_s, cpu_start_s, cpu_end_s;
 	unsigned repetitions; /* --min-duration: times the command ran (0: option not given) */
 	/* private */
 	const struct gops_options *opts;
