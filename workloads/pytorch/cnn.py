@@ -129,6 +129,44 @@ def build(torch, torchvision, arch, classes):
     return ctor(weights=None, num_classes=classes)
 
 
+def onnx_pools(torch, model, x):
+    """ONNX's exporter cannot write an adaptive average pool whose output size is not a factor
+    of its input (VGG's 7x7 pool after the 1x1 feature map of a 32x32 input). On such a map the
+    pool only repeats each value: the same outputs, written as an interpolation the exporter
+    knows. Parameters and MACs are unchanged (the pool has neither)."""
+    class Repeat(torch.nn.Module):
+        def __init__(self, size):
+            super().__init__()
+            self.size = size
+
+        def forward(self, t):
+            return torch.nn.functional.interpolate(t, size=self.size, mode="nearest")
+
+    seen = {}
+
+    def hook(mod, inp, out):
+        seen[mod] = inp[0].shape[-2:]
+    pools = [m for m in model.modules() if isinstance(m, torch.nn.AdaptiveAvgPool2d)]
+    handles = [m.register_forward_hook(hook) for m in pools]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    for name, mod in list(model.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if child in seen and tuple(seen[child]) == (1, 1):
+                size = child.output_size if isinstance(child.output_size, tuple) else (child.output_size,) * 2
+                if size != (1, 1):
+                    setattr(mod, child_name, Repeat(size))
+
+
+def onnx_write(torch, model, x, path, kw):
+    try:
+        torch.onnx.export(model, (x,), path, dynamo=False, **kw)
+    except TypeError:  # a torch without the dynamo switch
+        torch.onnx.export(model, (x,), path, **kw)
+
+
 def export_onnx(a):
     import torch
     import torchvision
@@ -141,9 +179,12 @@ def export_onnx(a):
         t0 = time.monotonic()
         with torch.no_grad():
             try:
-                torch.onnx.export(model, (x,), path, dynamo=False, **kw)
-            except TypeError:  # a torch without the dynamo switch
-                torch.onnx.export(model, (x,), path, **kw)
+                onnx_write(torch, model, x, path, kw)
+            except Exception as e:  # the exporter's own error types differ across versions
+                print(f"{arch}: {str(e).splitlines()[0][:120]}; exporting again with its 1x1 pools "
+                      "written as repeats", file=sys.stderr, flush=True)
+                onnx_pools(torch, model, x)
+                onnx_write(torch, model, x, path, kw)
         params = sum(p.numel() for p in model.parameters())
         print(f"{path}: {params:,d} parameters, exported in {time.monotonic() - t0:.1f} s", flush=True)
     return 0
