@@ -551,6 +551,20 @@ static const char *sig(char *buf, size_t len, double v, int digits)
 	return gops_fmt_sig(buf, len, v, digits);
 }
 
+/* A figure of column NAME: with its unit and an SI prefix where the name says the unit
+ * (energy_per_unit_j -> "82.2 mJ", avg_power_w -> "412 W"), else as a plain number. */
+static const char *ysig(char *buf, size_t len, const char *name, double v, int digits)
+{
+	size_t n = strlen(name);
+	if (n > 2 && !strcmp(name + n - 2, "_j"))
+		return gops_fmt_si(buf, len, v, "J", digits);
+	if (n > 2 && !strcmp(name + n - 2, "_w"))
+		return gops_fmt_si(buf, len, v, "W", digits);
+	if (n > 2 && !strcmp(name + n - 2, "_s"))
+		return gops_fmt_si(buf, len, v, "s", digits);
+	return sig(buf, len, v, digits);
+}
+
 static void print_optimum(FILE *out, const char *xn, const char *yn, const struct an_optimum *o,
                           size_t dropped)
 {
@@ -561,24 +575,24 @@ static void print_optimum(FILE *out, const char *xn, const char *yn, const struc
 	for (size_t i = 0; i < o->n_groups; i++) {
 		const struct an_group *g = &o->groups[i];
 		fprintf(out, "  %14s  %5zu  %14s  %12s%s%s\n", sig(x, sizeof x, g->x, 6), g->n,
-		        sig(m, sizeof m, g->mean, 6), sig(sd, sizeof sd, g->sd, 4),
+		        ysig(m, sizeof m, yn, g->mean, 4), ysig(sd, sizeof sd, yn, g->sd, 3),
 		        i == o->best ? "  <- lowest" : "",
 		        i == o->plateau && i != o->best ? "  <- no further gain from here" : "");
 	}
-	fprintf(out, "lowest mean %s: %s (sd %s, %zu run%s) at %s = %s\n", yn, sig(m, sizeof m, b->mean, 6),
-	        sig(sd, sizeof sd, b->sd, 4), b->n, b->n == 1 ? "" : "s", xn, sig(x, sizeof x, b->x, 6));
+	fprintf(out, "lowest mean %s: %s (sd %s, %zu run%s) at %s = %s\n", yn, ysig(m, sizeof m, yn, b->mean, 4),
+	        ysig(sd, sizeof sd, yn, b->sd, 3), b->n, b->n == 1 ? "" : "s", xn, sig(x, sizeof x, b->x, 6));
 	if (o->best == 0)
 		fprintf(out, "no gain from a larger %s: the lowest mean is at the smallest, %s = %s\n", xn,
 		        xn, x);
 	else if (o->plateau == o->best)
 		fprintf(out,
 		        "every smaller %s is more than %s (%s) above it: the gain goes on up to %s = %s\n",
-		        xn, sig(tol, sizeof tol, o->tolerance, 4), o->rule == AN_TOL_SPREAD ? "its sd" : "2%",
+		        xn, ysig(tol, sizeof tol, yn, o->tolerance, 3), o->rule == AN_TOL_SPREAD ? "its sd" : "2%",
 		        xn, x);
 	else
 		fprintf(out, "no further gain past %s = %s: its mean %s is within %s (%s) of the lowest\n",
-		        xn, sig(x, sizeof x, p->x, 6), sig(m, sizeof m, p->mean, 6),
-		        sig(tol, sizeof tol, o->tolerance, 4),
+		        xn, sig(x, sizeof x, p->x, 6), ysig(m, sizeof m, yn, p->mean, 4),
+		        ysig(tol, sizeof tol, yn, o->tolerance, 3),
 		        o->rule == AN_TOL_SPREAD ? "the lowest group's sd" : "2%");
 }
 

@@ -68,7 +68,8 @@ near "its mean (0.300+0.304+0.302)/3" "$(jget "$SCRATCH/o.json" optima.0.best.me
 near "its sd" "$(jget "$SCRATCH/o.json" optima.0.best.sd)" 0.002 1e-12
 eq "no further gain past batch 32 (0.307 is within 2% of 0.302)" "$(jget "$SCRATCH/o.json" optima.0.plateau.x)" 32.0
 eq "the 2% rule applied (larger than the sd)" "$(jget "$SCRATCH/o.json" optima.0.tolerance_rule)" "2%"
-contains "optimum is printed" "$SCRATCH/o.out" '^no further gain past batch = 32: its mean 0.307 is within 0.00604 \(2%\) of the lowest$'
+contains "optimum is printed" "$SCRATCH/o.out" '^no further gain past batch = 32: its mean 307.0 mJ is within 6.04 mJ \(2%\) of the lowest$'
+contains "the table shows energy in joules with a prefix" "$SCRATCH/o.out" '^ +64 +3 +302.0 mJ +2.00 mJ +<- lowest$'
 "$GREENOPS" analyze --csv "$FIX/batch_sweep.csv" --optimum --x batch --y energy_per_unit_j --json "$SCRATCH/o2.json" >/dev/null 2>&1
 eq "without --where vgg16's run joins batch 32" "$(jget "$SCRATCH/o2.json" optima.0.n)" 16
 
