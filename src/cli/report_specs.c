@@ -243,8 +243,10 @@ static json_t *find_param(json_t *a, const char *name)
 	return NULL;
 }
 
-/* "arch=small gap=2": the values of the parameters other than `param`. */
-static void group_label(json_t *params, const char *param, char *buf, size_t len)
+/* "arch=small gap=2": the values of the parameters other than `param`, leaving out those
+ * that hold one value over the whole sweep (they tell the lines nothing apart, and only push
+ * the names that do past the legend's width). */
+static void group_label(json_t *a, json_t *params, const char *param, char *buf, size_t len)
 {
 	buf[0] = 0;
 	const char *k;
@@ -252,6 +254,9 @@ static void group_label(json_t *params, const char *param, char *buf, size_t len
 	json_object_foreach(params, k, v)
 	{
 		if (!strcmp(k, param))
+			continue;
+		json_t *p = find_param(a, k);
+		if (p && json_array_size(json_object_get(p, "values")) == 1)
 			continue;
 		size_t l = strlen(buf);
 		if (json_is_string(v))
@@ -412,7 +417,7 @@ static void curve_points(json_t *a, const char *param, const char *metric, struc
 				optimum = true;
 		}
 		char g[256], label[64];
-		group_label(params, param, g, sizeof g);
+		group_label(a, params, param, g, sizeof g);
 		json_object_set_new(groups, g, json_true());
 		snprintf(label, sizeof label, "cheapest: %.3g %s", y * k, cv->unit.name);
 		json_array_append_new(cv->configs,
@@ -434,7 +439,7 @@ static void curve_points(json_t *a, const char *param, const char *metric, struc
 		if (!isfinite(y))
 			continue;
 		char g[256];
-		group_label(json_object_get(r, "params"), param, g, sizeof g);
+		group_label(a, json_object_get(r, "params"), param, g, sizeof g);
 		json_array_append_new(
 		    cv->runs, json_pack("{s:O, s:f, s:s, s:I}", "x",
 		                        json_object_get(json_object_get(r, "params"), param), "y", y * k,
@@ -614,7 +619,7 @@ json_t *report_latency_spec(json_t *analysis, const char *rate_param)
 	json_array_foreach(json_object_get(analysis, "configurations"), i, c)
 	{
 		char g[256];
-		group_label(json_object_get(c, "params"), rate_param, g, sizeof g);
+		group_label(analysis, json_object_get(c, "params"), rate_param, g, sizeof g);
 		bool seen = false;
 		for (size_t k = 0; k < n_groups && !seen; k++)
 			seen = !strcmp(groups[k], g);
