@@ -579,16 +579,17 @@ static void print_optimum(FILE *out, const char *xn, const char *yn, const struc
 		        i == o->best ? "  <- lowest" : "",
 		        i == o->plateau && i != o->best ? "  <- no further gain from here" : "");
 	}
-	fprintf(out, "lowest mean %s: %s (sd %s, %zu run%s) at %s = %s\n", yn, ysig(m, sizeof m, yn, b->mean, 4),
-	        ysig(sd, sizeof sd, yn, b->sd, 3), b->n, b->n == 1 ? "" : "s", xn, sig(x, sizeof x, b->x, 6));
+	fprintf(out, "lowest mean %s: %s (sd %s, %zu run%s) at %s = %s\n", yn,
+	        ysig(m, sizeof m, yn, b->mean, 4), ysig(sd, sizeof sd, yn, b->sd, 3), b->n,
+	        b->n == 1 ? "" : "s", xn, sig(x, sizeof x, b->x, 6));
 	if (o->best == 0)
 		fprintf(out, "no gain from a larger %s: the lowest mean is at the smallest, %s = %s\n", xn,
 		        xn, x);
 	else if (o->plateau == o->best)
 		fprintf(out,
 		        "every smaller %s is more than %s (%s) above it: the gain goes on up to %s = %s\n",
-		        xn, ysig(tol, sizeof tol, yn, o->tolerance, 3), o->rule == AN_TOL_SPREAD ? "its sd" : "2%",
-		        xn, x);
+		        xn, ysig(tol, sizeof tol, yn, o->tolerance, 3),
+		        o->rule == AN_TOL_SPREAD ? "its sd" : "2%", xn, x);
 	else
 		fprintf(out, "no further gain past %s = %s: its mean %s is within %s (%s) of the lowest\n",
 		        xn, sig(x, sizeof x, p->x, 6), ysig(m, sizeof m, yn, p->mean, 4),

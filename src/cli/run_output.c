@@ -250,9 +250,9 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 	json_object_set_new(obj, "greenops_cpu_span_s", gops_json_num(o->cpu_span_s));
 	json_object_set_new(obj, "greenops_cpu_phases_s",
 	                    json_pack("{s:o,s:o,s:o,s:o,s:o}", "setup", gops_json_num(o->cpu_setup_s), "open",
-	                              gops_json_num(o->cpu_open_s), "start_edge", gops_json_num(o->cpu_start_s),
-	                              "span", gops_json_num(o->cpu_span_s), "end_edge",
-	                              gops_json_num(o->cpu_end_s)));
+	                              gops_json_num(o->cpu_open_s), "start_edge",
+	                              gops_json_num(o->cpu_start_s), "span", gops_json_num(o->cpu_span_s),
+	                              "end_edge", gops_json_num(o->cpu_end_s)));
 	json_object_set_new(obj, "greenops_cpu_share",
 	                    r->duration_s > 0 ? gops_json_num(o->cpu_span_s / r->duration_s) : json_null());
 	if (o->repetitions) {

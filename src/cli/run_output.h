@@ -17,8 +17,8 @@ struct run_output {
 	const char *verb;
 	const char *const *tag_kv; /* --tag KEY=VALUE as given */
 	size_t n_tag_kv;
-	double units;         /* --units, NAN none */
-	double cpu_span_s;    /* greenops's own CPU time while the child ran, NAN unknown */
+	double units;      /* --units, NAN none */
+	double cpu_span_s; /* greenops's own CPU time while the child ran, NAN unknown */
 	/* and before and after it: start-up to the sources' opening (database, libraries), the
 	 * sources' opening (NVML's init), the start edge, the end edge; NAN unknown */
 	double cpu_setup_s, cpu_open_s, cpu_start_s, cpu_end_s;

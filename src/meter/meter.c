@@ -342,7 +342,8 @@ static void fix_counter(struct dom_state *d)
 			why = FAULT_TOO_FAST; /* a missed wrap need not show: no stretch is sure */
 		else if (dc == 0 && an(d, still_to)->t_ns - an(d, still_from)->t_ns >= frozen_after_ns(d))
 			why = FAULT_FROZEN;
-		else if (have_power && b->t_ns - a->t_ns >= 1000000000LL && counter_low(d, a->t_ns, b->t_ns, dc, w))
+		else if (have_power && b->t_ns - a->t_ns >= 1000000000LL &&
+		         counter_low(d, a->t_ns, b->t_ns, dc, w))
 			/* Instant power integrated over a second or more has come out above the counter
 			 * by at most 7% on the H100 (docs/METHOD.md); 20% and 2 J below is a counter fault.
 			 */
