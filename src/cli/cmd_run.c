@@ -199,12 +199,12 @@ static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr, bool
 /* The command once more, after the first: forked, then (with a monitor) a window named
  * "repetition" opened, with UNITS in it where given, before it is released, and closed once
  * it has been waited for. Returns its end, or -1 when no process could be made; *ws is its
- * wait status, *exec_failed whether it could not be run at all (126/127). */
+ * wait status, *exec_failed the errno of an exec that failed (status 126/127), else 0. */
 static int64_t once_more(gops_monitor *m, char **argv, const char *control, bool stdout_taken, double units,
-                         int64_t *t_begin, int *ws, bool *exec_failed)
+                         int64_t *t_begin, int *ws, int *exec_failed)
 {
 	int go[2], ep[2];
-	*exec_failed = false;
+	*exec_failed = 0;
 	if (pipe2(go, O_CLOEXEC) < 0)
 		return -1;
 	if (pipe2(ep, O_CLOEXEC) < 0) {
@@ -241,7 +241,7 @@ static int64_t once_more(gops_monitor *m, char **argv, const char *control, bool
 	child_pid = 0;
 	if (m)
 		gops_monitor_end_window(m, "repetition", t_end);
-	*exec_failed = r == (ssize_t)sizeof e;
+	*exec_failed = r == (ssize_t)sizeof e ? e : 0;
 	return t_end;
 }
 
@@ -267,7 +267,7 @@ static int64_t repeat(struct run_output *out, gops_monitor *m, char **argv, stru
 	out->repetitions = 1;
 	while (succeeded(*ws) && !pending_sig && !stop_sig &&
 	       (double)(t_end - t_begin) / 1e9 < min_duration) {
-		bool exec_failed;
+		int exec_failed;
 		int64_t t0, t = once_more(m, argv, control, stdout_taken, NAN, &t0, ws, &exec_failed);
 		if (t < 0)
 			break;
@@ -308,12 +308,17 @@ static int warm_up(struct run_output *out, char **argv, bool stdout_taken)
 		}
 		progress(out, "warmup", i, out->warmup, -1, 0);
 		int ws = 0;
-		bool exec_failed;
+		int exec_failed;
 		int64_t t0, t = once_more(NULL, argv, NULL, stdout_taken, NAN, &t0, &ws, &exec_failed);
 		if (t < 0) {
 			progress_done(out);
 			cmd_error("run", "cannot start the command: %s", strerror(errno));
 			return 1;
+		}
+		if (exec_failed) {
+			progress_done(out);
+			cmd_error("run", "cannot run '%s': %s", argv[0], strerror(exec_failed));
+			return status_of(ws);
 		}
 		progress(out, "warmup", i, out->warmup, (double)(t - t0) / 1e9, status_of(ws));
 		if (!succeeded(ws)) {
@@ -335,7 +340,7 @@ static int64_t repeat_count(struct run_output *out, gops_monitor *m, char **argv
 	const char *control = ctl ? gops_control_path(ctl) : NULL;
 	while (out->n_runs < out->repeat && succeeded(*ws) && !pending_sig && !stop_sig) {
 		progress(out, "repetition", out->n_runs + 1, out->repeat, -1, 0);
-		bool exec_failed;
+		int exec_failed;
 		int64_t t0, t = once_more(m, argv, control, stdout_taken, out->units, &t0, ws, &exec_failed);
 		if (t < 0)
 			break;

@@ -109,6 +109,25 @@ rm -f "$SCRATCH/w.json"
 eq "a failing warmup's status is greenops's" "$?" 4
 contains "it is said" "$SCRATCH/w.err" "warmup 1 of 1 exited with status 4: nothing measured"
 eq "nothing written" "$(test -e "$SCRATCH/w.json" && echo written || echo absent)" absent
+"$GREENOPS" run --no-db --sources nvml --repeat 3 --warmup 1 --json "$SCRATCH/w.json" -- "$SCRATCH/no-such-command" 2>"$SCRATCH/w.err"
+eq "a command not found at the warmup exits 127" "$?" 127
+contains "it is named" "$SCRATCH/w.err" "^greenops run: cannot run '.*no-such-command'"
+eq "nothing written for it" "$(test -e "$SCRATCH/w.json" && echo written || echo absent)" absent
+
+# SIGINT during a warmup: forwarded, nothing measured, greenops exits 130.
+rm -f "$SCRATCH/count"
+mkfifo "$SCRATCH/warm"
+"$GREENOPS" run --no-db -q --sources nvml --repeat 3 --warmup 2 --json "$SCRATCH/wi.json" \
+	-- sh -c "n=\$(cat '$SCRATCH/count' 2>/dev/null | wc -l); echo x >>'$SCRATCH/count'; [ \$n -gt 0 ] || { echo up >'$SCRATCH/warm'; exec sleep 30; }" \
+	2>"$SCRATCH/wi.err" &
+gpid=$!
+read -r _ <"$SCRATCH/warm"
+kill -INT "$gpid"
+wait "$gpid"
+eq "SIGINT in a warmup: exit 130" "$?" 130
+contains "it is said" "$SCRATCH/wi.err" "^greenops run: warmup 1 of 2 was killed by signal 2: nothing measured"
+eq "no execution after it" "$(wc -l <"$SCRATCH/count")" 1
+eq "nothing written after it" "$(test -e "$SCRATCH/wi.json" && echo written || echo absent)" absent
 
 # SIGINT during the third execution: forwarded, the repetitions stop, what was measured is written.
 rm -f "$SCRATCH/count"
