@@ -275,7 +275,7 @@ static void repeat_view(const struct run_output *o, const struct gops_result *r,
 	double *e_ok = calloc(cap, sizeof *e_ok), *d_ok = calloc(cap, sizeof *d_ok);
 	if (!v->energy || !v->unc || !v->dur || !e_ok || !d_ok)
 		abort();
-	size_t n_ok = 0;
+	size_t ne = 0, nd = 0;
 	for (size_t i = 0; i < r->n_windows && v->n < o->n_runs; i++) {
 		const struct gops_window_result *w = &r->windows[i];
 		if (strcmp(w->name, "repetition"))
@@ -283,14 +283,15 @@ static void repeat_view(const struct run_output *o, const struct gops_result *r,
 		v->energy[v->n] = w->energy_j;
 		v->unc[v->n] = w->uncertainty_j;
 		v->dur[v->n] = w->end_s - w->start_s;
-		if (o->run_status[v->n] == 0 && !isnan(w->energy_j)) {
-			e_ok[n_ok] = w->energy_j;
-			d_ok[n_ok++] = v->dur[v->n];
+		if (o->run_status[v->n] == 0) {
+			d_ok[nd++] = v->dur[v->n];
+			if (!isnan(w->energy_j)) /* no sensor: time alone */
+				e_ok[ne++] = w->energy_j;
 		}
 		v->n++;
 	}
-	run_output_stats(e_ok, n_ok, &v->energy_s);
-	run_output_stats(d_ok, n_ok, &v->dur_s);
+	run_output_stats(e_ok, ne, &v->energy_s);
+	run_output_stats(d_ok, nd, &v->dur_s);
 	free(e_ok);
 	free(d_ok);
 }
@@ -368,15 +369,15 @@ static void repeat_summary(FILE *f, const struct run_output *o, const struct gop
 		fprintf(f, "  %zu repetitions measured", v.n);
 	if (o->warmup)
 		fprintf(f, ", after %u warmup%s (not measured)", o->warmup, o->warmup == 1 ? "" : "s");
-	if (v.energy_s.n < v.n)
-		fprintf(f, "; statistics over the %zu that exited 0", v.energy_s.n);
+	if (v.dur_s.n < v.n)
+		fprintf(f, "; statistics over the %zu that exited 0", v.dur_s.n);
 	fprintf(f, ":\n");
-	if (v.energy_s.n) {
+	if (v.energy_s.n)
 		stats_lines(f, "energy", &v.energy_s, 1, "J");
+	if (v.dur_s.n)
 		stats_lines(f, "time", &v.dur_s, 1, "s");
-		if (!isnan(o->units) && o->units > 0)
-			stats_lines(f, "energy/unit", &v.energy_s, 1 / o->units, "J");
-	}
+	if (v.energy_s.n && !isnan(o->units) && o->units > 0)
+		stats_lines(f, "energy/unit", &v.energy_s, 1 / o->units, "J");
 	fputc('\n', f);
 	repeat_view_release(&v);
 }
