@@ -51,6 +51,11 @@ const char usage_run[] =
     "  --samples            store every power sample in the database\n"
     "  --min-duration S     run COMMAND again and again until S seconds are covered; report\n"
     "                       energy per repetition (for commands too short for any sensor)\n"
+    "  --repeat N           run COMMAND N times (N >= 2), each execution a window of its own,\n"
+    "                       and report energy and time per execution: mean ± sd, min … max\n"
+    "                       and the 95% interval of the mean; a failing execution stops there\n"
+    "  --warmup K           with --repeat: run COMMAND K times first, before the measurement\n"
+    "                       starts, in nothing measured (default 0)\n"
     "  -q, --quiet          no summary\n"
     "\n"
     "A child marks phases through the socket in $GREENOPS_CONTROL: lines `begin NAME`, `end NAME`,\n"
@@ -70,14 +75,19 @@ enum {
 	OPT_MODEL,
 	OPT_PLOT,
 	OPT_MIN_DURATION,
+	OPT_REPEAT,
+	OPT_WARMUP,
 	OPT_CURRENCY
 };
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending_sig;
+static volatile sig_atomic_t stop_sig; /* SIGINT, SIGTERM, SIGHUP or SIGQUIT came: no more repetitions */
 
 static void forward(int sig)
 {
+	if (sig != SIGUSR1 && sig != SIGUSR2)
+		stop_sig = sig;
 	if (child_pid > 0)
 		kill((pid_t)child_pid, sig);
 	else
@@ -186,6 +196,65 @@ static pid_t spawn(char **argv, const char *control, int go_rd, int err_wr, bool
 	_exit(e == ENOENT ? 127 : 126);
 }
 
+/* The command once more, after the first: forked, then (with a monitor) a window named
+ * "repetition" opened, with UNITS in it where given, before it is released, and closed once
+ * it has been waited for. Returns its end, or -1 when no process could be made; *ws is its
+ * wait status, *exec_failed the errno of an exec that failed (status 126/127), else 0. */
+static int64_t once_more(gops_monitor *m, char **argv, const char *control, bool stdout_taken, double units,
+                         int64_t *t_begin, int *ws, int *exec_failed)
+{
+	int go[2], ep[2];
+	*exec_failed = 0;
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		close(go[0]), close(go[1]);
+		return -1;
+	}
+	int64_t t0 = *t_begin = gops_now_ns();
+	pid_t pid = spawn(argv, control, go[0], ep[1], stdout_taken);
+	close(go[0]), close(ep[1]);
+	if (pid > 0) {
+		child_pid = pid;
+		if (m) {
+			gops_monitor_begin_window(m, "repetition", t0);
+			if (!isnan(units))
+				gops_monitor_add_units(m, "repetition", units);
+		}
+		ssize_t w;
+		do
+			w = write(go[1], "g", 1);
+		while (w < 0 && errno == EINTR);
+	}
+	close(go[1]);
+	int e;
+	ssize_t r;
+	do
+		r = read(ep[0], &e, sizeof e);
+	while (r < 0 && errno == EINTR);
+	close(ep[0]);
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, ws, 0) < 0 && errno == EINTR)
+		;
+	int64_t t_end = gops_now_ns();
+	child_pid = 0;
+	if (m)
+		gops_monitor_end_window(m, "repetition", t_end);
+	*exec_failed = r == (ssize_t)sizeof e ? e : 0;
+	return t_end;
+}
+
+static bool succeeded(int ws)
+{
+	return WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+}
+
+static int status_of(int ws)
+{
+	return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
+}
+
 /* --min-duration: the command again, back to back, each run a window named "repetition",
  * until the span covers the duration, the command fails or a signal came. Returns the end of
  * the last repetition; *ws is the last wait status. */
@@ -196,45 +265,122 @@ static int64_t repeat(struct run_output *out, gops_monitor *m, char **argv, stru
 	gops_monitor_begin_window(m, "repetition", t_begin);
 	gops_monitor_end_window(m, "repetition", t_end);
 	out->repetitions = 1;
-	while (WIFEXITED(*ws) && WEXITSTATUS(*ws) == 0 && !pending_sig &&
+	while (succeeded(*ws) && !pending_sig && !stop_sig &&
 	       (double)(t_end - t_begin) / 1e9 < min_duration) {
-		int go[2], ep[2];
-		if (pipe2(go, O_CLOEXEC) < 0)
+		int exec_failed;
+		int64_t t0, t = once_more(m, argv, control, stdout_taken, NAN, &t0, ws, &exec_failed);
+		if (t < 0)
 			break;
-		if (pipe2(ep, O_CLOEXEC) < 0) {
-			close(go[0]), close(go[1]);
-			break;
-		}
-		int64_t t0 = gops_now_ns();
-		pid_t pid = spawn(argv, control, go[0], ep[1], stdout_taken);
-		close(go[0]), close(ep[1]);
-		if (pid > 0) {
-			child_pid = pid;
-			gops_monitor_begin_window(m, "repetition", t0);
-			ssize_t w;
-			do
-				w = write(go[1], "g", 1);
-			while (w < 0 && errno == EINTR);
-		}
-		close(go[1]);
-		int e;
-		ssize_t r;
-		do
-			r = read(ep[0], &e, sizeof e);
-		while (r < 0 && errno == EINTR);
-		close(ep[0]);
-		if (pid < 0)
-			break;
-		while (waitpid(pid, ws, 0) < 0 && errno == EINTR)
-			;
-		t_end = gops_now_ns();
-		child_pid = 0;
-		gops_monitor_end_window(m, "repetition", t_end);
+		t_end = t;
 		out->repetitions++;
-		if (r == (ssize_t)sizeof e)
+		if (exec_failed)
 			break; /* it could not be run this time: its status (126/127) ends the run */
 	}
 	return t_end;
+}
+
+/* --repeat: progress on stderr, "repetition I/N" redrawn on a terminal, else one line each. */
+static void progress(const struct run_output *out, const char *what, unsigned i, unsigned n, double s, int st)
+{
+	if (out->quiet)
+		return;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\r\033[Kgreenops run: %s %u/%u", what, i, n);
+	else if (s >= 0)
+		fprintf(stderr, "greenops run: %s %u/%u: %.3f s, exit %d\n", what, i, n, s, st);
+}
+
+static void progress_done(const struct run_output *out)
+{
+	if (!out->quiet && isatty(STDERR_FILENO))
+		fprintf(stderr, "\r\033[K");
+}
+
+/* --warmup: the command K times before the measurement starts, in no window and without the
+ * control socket. Returns 0, or the status that ends greenops (the command failed or a signal
+ * came), having said so. */
+static int warm_up(struct run_output *out, char **argv, bool stdout_taken)
+{
+	for (unsigned i = 1; i <= out->warmup; i++) {
+		if (pending_sig || stop_sig) {
+			fprintf(stderr, "greenops run: interrupted during the warmup: nothing measured\n");
+			return 128 + (pending_sig ? pending_sig : stop_sig);
+		}
+		progress(out, "warmup", i, out->warmup, -1, 0);
+		int ws = 0;
+		int exec_failed;
+		int64_t t0, t = once_more(NULL, argv, NULL, stdout_taken, NAN, &t0, &ws, &exec_failed);
+		if (t < 0) {
+			progress_done(out);
+			cmd_error("run", "cannot start the command: %s", strerror(errno));
+			return 1;
+		}
+		if (exec_failed) {
+			progress_done(out);
+			cmd_error("run", "cannot run '%s': %s", argv[0], strerror(exec_failed));
+			return status_of(ws);
+		}
+		progress(out, "warmup", i, out->warmup, (double)(t - t0) / 1e9, status_of(ws));
+		if (!succeeded(ws)) {
+			progress_done(out);
+			fprintf(stderr, "greenops run: warmup %u of %u %s %d: nothing measured\n", i,
+			        out->warmup, WIFSIGNALED(ws) ? "was killed by signal" : "exited with status",
+			        WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+			return status_of(ws);
+		}
+	}
+	return 0;
+}
+
+/* --repeat: the executions after the first, until N have run, one fails or a signal came.
+ * Returns the end of the last; *ws is the last wait status. */
+static int64_t repeat_count(struct run_output *out, gops_monitor *m, char **argv, struct gops_control *ctl,
+                            int64_t t_end, bool stdout_taken, int *ws)
+{
+	const char *control = ctl ? gops_control_path(ctl) : NULL;
+	while (out->n_runs < out->repeat && succeeded(*ws) && !pending_sig && !stop_sig) {
+		progress(out, "repetition", out->n_runs + 1, out->repeat, -1, 0);
+		int exec_failed;
+		int64_t t0, t = once_more(m, argv, control, stdout_taken, out->units, &t0, ws, &exec_failed);
+		if (t < 0)
+			break;
+		progress(out, "repetition", out->n_runs + 1, out->repeat, (double)(t - t0) / 1e9,
+		         status_of(*ws));
+		t_end = t;
+		out->run_status[out->n_runs++] = status_of(*ws);
+		if (exec_failed)
+			break;
+	}
+	progress_done(out);
+	if (out->n_runs < out->repeat) {
+		unsigned i = out->n_runs;
+		if (!succeeded(*ws))
+			fprintf(stderr,
+			        "greenops run: repetition %u of %u %s %d: stopped there, what was measured "
+			        "is kept\n",
+			        i, out->repeat,
+			        WIFSIGNALED(*ws) ? "was killed by signal" : "exited with status",
+			        WIFSIGNALED(*ws) ? WTERMSIG(*ws) : WEXITSTATUS(*ws));
+		else
+			fprintf(stderr, "greenops run: stopped after %u of %u repetitions%s\n", i,
+			        out->repeat, pending_sig || stop_sig ? " (interrupted)" : "");
+	}
+	return t_end;
+}
+
+/* A whole number from MIN to MAX for --NAME; prints the usage error otherwise. */
+static bool parse_whole(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < (long long)min || v > (long long)max) {
+		cmd_usage_error("run", "invalid value '%s' for --%s (expected a whole number from %u to %u)",
+		                arg, name, min, max);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
 }
 
 int cmd_run(int argc, char **argv)
@@ -255,6 +401,8 @@ int cmd_run(int argc, char **argv)
 	    {"currency", required_argument, NULL, OPT_CURRENCY},
 	    {"model", required_argument, NULL, OPT_MODEL},
 	    {"min-duration", required_argument, NULL, OPT_MIN_DURATION},
+	    {"repeat", required_argument, NULL, OPT_REPEAT},
+	    {"warmup", required_argument, NULL, OPT_WARMUP},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -263,6 +411,7 @@ int cmd_run(int argc, char **argv)
 	struct gops_options o;
 	gops_options_init(&o);
 	double units = NAN, min_duration = 0;
+	bool warmup_given = false;
 	const char *tags[64];
 	size_t n_tags = 0;
 	int c;
@@ -331,6 +480,15 @@ int cmd_run(int argc, char **argv)
 			if (!parse_double("run", "min-duration", optarg, 0.001, 1e7, &min_duration))
 				return 2;
 			break;
+		case OPT_REPEAT:
+			if (!parse_whole("repeat", optarg, 2, 1000000, &out.repeat))
+				return 2;
+			break;
+		case OPT_WARMUP:
+			if (!parse_whole("warmup", optarg, 0, 1000000, &out.warmup))
+				return 2;
+			warmup_given = true;
+			break;
 		case 'q':
 			out.quiet = true;
 			break;
@@ -338,6 +496,10 @@ int cmd_run(int argc, char **argv)
 			return cmd_option_error("run", c, argv);
 		}
 	}
+	if (out.repeat && min_duration > 0)
+		return cmd_usage_error("run", "--repeat and --min-duration cannot be used together");
+	if (warmup_given && !out.repeat)
+		return cmd_usage_error("run", "--warmup needs --repeat");
 	if (optind >= argc)
 		return cmd_usage_error("run", "no command given (greenops run [options] -- COMMAND)");
 	char **child_argv = argv + optind;
@@ -385,6 +547,16 @@ int cmd_run(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1); /* the command's orphans come to greenops: tell_leftovers */
 	bool stdout_taken = (out.json_path && !strcmp(out.json_path, "-")) ||
 	                    (out.timeline_path && !strcmp(out.timeline_path, "-"));
+	if (out.repeat) {
+		out.run_status = calloc(out.repeat, sizeof *out.run_status);
+		if (!out.run_status)
+			abort();
+		int st = warm_up(&out, child_argv, stdout_taken);
+		if (st) {
+			status = st;
+			goto done;
+		}
+	}
 	pid_t pid = spawn(child_argv, ctl ? gops_control_path(ctl) : NULL, go[0], ep[1], stdout_taken);
 	if (pid < 0) {
 		cmd_error("run", "cannot fork: %s", strerror(errno));
@@ -409,15 +581,22 @@ int cmd_run(int argc, char **argv)
 		waitpid(pid, NULL, 0);
 		goto done;
 	}
-	if (!isnan(units))
+	if (!isnan(units) && !out.repeat) /* with --repeat, units per execution: in its window */
 		gops_monitor_add_units(m, NULL, units);
 	run_output_begin(&out, m);
+	if (out.repeat)
+		progress(&out, "repetition", 1, out.repeat, -1, 0);
 	int64_t t_go = gops_now_ns();
 	ssize_t w;
 	do
 		w = write(go[1], "g", 1);
 	while (w < 0 && errno == EINTR);
 	gops_monitor_set_start(m, t_go);
+	if (out.repeat) {
+		gops_monitor_begin_window(m, "repetition", t_go);
+		if (!isnan(units))
+			gops_monitor_add_units(m, "repetition", units);
+	}
 	close(go[1]), go[1] = -1;
 	double cpu_go = run_output_self_cpu();
 
@@ -432,6 +611,14 @@ int cmd_run(int argc, char **argv)
 	int64_t t_exit = gops_now_ns();
 	if (min_duration > 0 && r != (ssize_t)sizeof exec_errno)
 		t_exit = repeat(&out, m, child_argv, ctl, t_go, t_exit, min_duration, stdout_taken, &ws);
+	if (out.repeat && r != (ssize_t)sizeof exec_errno) {
+		gops_monitor_end_window(m, "repetition", t_exit);
+		progress(&out, "repetition", 1, out.repeat, (double)(t_exit - t_go) / 1e9, status_of(ws));
+		out.run_status[out.n_runs++] = status_of(ws);
+		t_exit = repeat_count(&out, m, child_argv, ctl, t_exit, stdout_taken, &ws);
+		if (!isnan(units)) /* the run's units: those of the executions measured */
+			gops_monitor_add_units(m, NULL, units * out.n_runs);
+	}
 	out.cpu_span_s = run_output_self_cpu() - cpu_go;
 	child_pid = 0;
 	tell_leftovers((double)(t_exit - t_go) / 1e9);

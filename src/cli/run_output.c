@@ -8,6 +8,8 @@
 #include "base/util.h"
 #include "model/macs.h"
 #include "meter/result_json.h"
+#include "base/fmt.h"
+#include "sweep/stats.h"
 
 #include <jansson.h>
 #include <sys/resource.h>
@@ -99,6 +101,10 @@ static char *options_json(const struct run_output *o)
 	}
 	json_object_set_new(j, "units", gops_json_num(o->units));
 	json_object_set_new(j, "samples", json_boolean(o->store_samples));
+	if (o->repeat) {
+		json_object_set_new(j, "repeat", json_integer(o->repeat));
+		json_object_set_new(j, "warmup", json_integer(o->warmup));
+	}
 	if (o->model_path)
 		json_object_set_new(j, "model", json_string(o->model_path));
 	char *s = json_dumps(j, JSON_COMPACT);
@@ -238,6 +244,144 @@ double run_output_self_cpu(void)
 	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+void run_output_stats(const double *v, size_t n, struct rep_stats *s)
+{
+	s->n = n;
+	s->min = s->max = NAN;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || v[i] < s->min)
+			s->min = v[i];
+		if (i == 0 || v[i] > s->max)
+			s->max = v[i];
+	}
+	sweep_mean_ci(v, n, 0.95, &s->mean, &s->sd, &s->ci_lo, &s->ci_hi);
+}
+
+/* --repeat: the measured executions, from their windows (the k-th window named "repetition"
+ * is the k-th execution), and the statistics of those that exited 0. */
+struct repeat_view {
+	size_t n; /* executions found, at most o->n_runs */
+	double *energy, *unc, *dur;
+	struct rep_stats energy_s, dur_s;
+};
+
+static void repeat_view(const struct run_output *o, const struct gops_result *r, struct repeat_view *v)
+{
+	memset(v, 0, sizeof *v);
+	size_t cap = o->n_runs ? o->n_runs : 1;
+	v->energy = calloc(cap, sizeof *v->energy);
+	v->unc = calloc(cap, sizeof *v->unc);
+	v->dur = calloc(cap, sizeof *v->dur);
+	double *e_ok = calloc(cap, sizeof *e_ok), *d_ok = calloc(cap, sizeof *d_ok);
+	if (!v->energy || !v->unc || !v->dur || !e_ok || !d_ok)
+		abort();
+	size_t ne = 0, nd = 0;
+	for (size_t i = 0; i < r->n_windows && v->n < o->n_runs; i++) {
+		const struct gops_window_result *w = &r->windows[i];
+		if (strcmp(w->name, "repetition"))
+			continue;
+		v->energy[v->n] = w->energy_j;
+		v->unc[v->n] = w->uncertainty_j;
+		v->dur[v->n] = w->end_s - w->start_s;
+		if (o->run_status[v->n] == 0) {
+			d_ok[nd++] = v->dur[v->n];
+			if (!isnan(w->energy_j)) /* no sensor: time alone */
+				e_ok[ne++] = w->energy_j;
+		}
+		v->n++;
+	}
+	run_output_stats(e_ok, ne, &v->energy_s);
+	run_output_stats(d_ok, nd, &v->dur_s);
+	free(e_ok);
+	free(d_ok);
+}
+
+static void repeat_view_release(struct repeat_view *v)
+{
+	free(v->energy);
+	free(v->unc);
+	free(v->dur);
+}
+
+/* {mean, sd, min, max, ci95: [lo, hi]}, each figure scaled by K (1 / units per execution). */
+static json_t *stats_json(const struct rep_stats *s, double k)
+{
+	return json_pack("{s:o,s:o,s:o,s:o,s:[oo]}", "mean", gops_json_num(s->mean * k), "sd",
+	                 gops_json_num(s->sd * k), "min", gops_json_num(s->min * k), "max",
+	                 gops_json_num(s->max * k), "ci95", gops_json_num(s->ci_lo * k),
+	                 gops_json_num(s->ci_hi * k));
+}
+
+static json_t *repeat_json(const struct run_output *o, const struct gops_result *r)
+{
+	struct repeat_view v;
+	repeat_view(o, r, &v);
+	json_t *runs = json_array();
+	for (size_t i = 0; i < v.n; i++)
+		json_array_append_new(runs,
+		                      json_pack("{s:o,s:o,s:o,s:i}", "energy_j", gops_json_num(v.energy[i]),
+		                                "uncertainty_j", gops_json_num(v.unc[i]), "duration_s",
+		                                gops_json_num(v.dur[i]), "exit_status", o->run_status[i]));
+	json_t *rep = json_object();
+	json_object_set_new(rep, "count", json_integer(o->repeat));
+	json_object_set_new(rep, "warmup", json_integer(o->warmup));
+	json_object_set_new(rep, "energy_j", stats_json(&v.energy_s, 1));
+	json_object_set_new(rep, "duration_s", stats_json(&v.dur_s, 1));
+	if (!isnan(o->units) && o->units > 0)
+		json_object_set_new(rep, "energy_per_unit_j", stats_json(&v.energy_s, 1 / o->units));
+	json_object_set_new(rep, "runs", runs);
+	repeat_view_release(&v);
+	return rep;
+}
+
+/* printf pads by bytes: a "µ", "±" or "…" takes two or three bytes and one column. */
+static int utf8_extra(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) == 0x80;
+	return n;
+}
+
+/* Two lines like hyperfine's: "LABEL (mean ± σ): M ± SD U   95% CI LO … HI", then the range. */
+static void stats_lines(FILE *f, const char *label, const struct rep_stats *s, double k, const char *unit)
+{
+	char a[GOPS_FMT_LEN], b[GOPS_FMT_LEN], c[GOPS_FMT_LEN], l[64];
+	snprintf(l, sizeof l, "%s (mean ± σ):", label);
+	gops_fmt_si_pm(a, sizeof a, s->mean * k, s->sd * k, unit, 4);
+	fprintf(f, "    %-*s %-*s", 24 + utf8_extra(l), l, 20 + utf8_extra(a), a);
+	if (!isnan(s->ci_lo))
+		fprintf(f, "  95%% CI %s … %s", gops_fmt_si(b, sizeof b, s->ci_lo * k, unit, 4),
+		        gops_fmt_si(c, sizeof c, s->ci_hi * k, unit, 4));
+	fputc('\n', f);
+	snprintf(l, sizeof l, "%*s(min … max):", (int)strlen(label) + 1, "");
+	fprintf(f, "    %-*s %s … %s\n", 24 + utf8_extra(l), l, gops_fmt_si(a, sizeof a, s->min * k, unit, 4),
+	        gops_fmt_si(b, sizeof b, s->max * k, unit, 4));
+}
+
+static void repeat_summary(FILE *f, const struct run_output *o, const struct gops_result *r)
+{
+	struct repeat_view v;
+	repeat_view(o, r, &v);
+	if (v.n < o->repeat)
+		fprintf(f, "  %zu of %u repetitions measured", v.n, o->repeat);
+	else
+		fprintf(f, "  %zu repetitions measured", v.n);
+	if (o->warmup)
+		fprintf(f, ", after %u warmup%s (not measured)", o->warmup, o->warmup == 1 ? "" : "s");
+	if (v.dur_s.n < v.n)
+		fprintf(f, "; statistics over the %zu that exited 0", v.dur_s.n);
+	fprintf(f, ":\n");
+	if (v.energy_s.n)
+		stats_lines(f, "energy", &v.energy_s, 1, "J");
+	if (v.dur_s.n)
+		stats_lines(f, "time", &v.dur_s, 1, "s");
+	if (v.energy_s.n && !isnan(o->units) && o->units > 0)
+		stats_lines(f, "energy/unit", &v.energy_s, 1 / o->units, "J");
+	fputc('\n', f);
+	repeat_view_release(&v);
+}
+
 static int write_json(const struct run_output *o, const struct gops_result *r, int status, int sig)
 {
 	json_t *obj = gops_result_json_object(r, status, sig);
@@ -267,6 +411,8 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 		                    json_pack("[oo]", gops_json_num(e - u), gops_json_num(e + u)));
 		json_object_set_new(obj, "repetitions", rep);
 	}
+	if (o->repeat)
+		json_object_set_new(obj, "repeat", repeat_json(o, r));
 	if (o->run_id > 0)
 		json_object_set_new(obj, "run_id", json_integer(o->run_id));
 	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -354,8 +500,10 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		                        .pue = o->pue,
 		                        .price_per_kwh = o->price,
 		                        .currency = o->currency,
-		                        .units_given = o->units};
+		                        .units_given = o->repeat ? o->units * o->n_runs : o->units};
 		summary_print(stderr, r, &c);
+		if (o->repeat)
+			repeat_summary(stderr, o, r);
 		if (o->repetitions) {
 			double e, u;
 			run_output_per_repetition(r, o->repetitions, &e, &u);
@@ -387,4 +535,5 @@ void run_output_release(struct run_output *o)
 		free(o->idle_names[i]);
 	free(o->idle_names);
 	free(o->idle);
+	free(o->run_status);
 }

@@ -23,6 +23,11 @@ struct run_output {
 	 * sources' opening (NVML's init), the start edge, the end edge; NAN unknown */
 	double cpu_setup_s, cpu_open_s, cpu_start_s, cpu_end_s;
 	unsigned repetitions; /* --min-duration: times the command ran (0: option not given) */
+	/* --repeat N: executions asked for (0: option not given), warmups run before the span,
+	 * executions measured (each the window named "repetition" of that rank) and the exit
+	 * status of each (128+N for signal N) */
+	unsigned repeat, warmup, n_runs;
+	int *run_status;
 	/* private */
 	const struct gops_options *opts;
 	void *db;
@@ -53,6 +58,13 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
  * itself returns (127 not found, 126 found but not executable). */
 void run_output_abandon(struct run_output *o, int exit_status);
 void run_output_release(struct run_output *o);
+/* --repeat: mean, sample standard deviation, extremes and Student-t 95% interval of the mean
+ * of N values; NAN where N is too small (sd and interval need 2). */
+struct rep_stats {
+	size_t n;
+	double mean, sd, min, max, ci_lo, ci_hi;
+};
+void run_output_stats(const double *v, size_t n, struct rep_stats *s);
 /* --min-duration: energy per repetition and its uncertainty (the span's, shared out). */
 void run_output_per_repetition(const struct gops_result *r, unsigned n, double *energy_j, double *unc_j);
 
