@@ -21,15 +21,14 @@ static int job_baselines_store(struct gops_db *db, struct job *j, char *err, siz
 	for (size_t i = 0; i < a->n; i++) {
 		const struct gops_db_baseline *b = &a->in[i];
 		int64_t dev;
-		int rc = db_device_id(db, b->domain, b->source, b->kind, b->label, &dev, err, errlen);
-		if (rc)
+		int rc;
+		sqlite3_stmt *st = db_device_stmt(db, b->domain, b->source, b->kind, b->label, ST_BASELINE,
+		                                  &dev, &rc, err, errlen);
+		if (!st)
 			return rc;
 		int64_t at_ns = b->measured_realtime_ns ? b->measured_realtime_ns : gops_realtime_ns();
 		char at[40];
 		gops_iso_time(at_ns, at, sizeof at);
-		sqlite3_stmt *st = db_stmt(db, ST_BASELINE, err, errlen);
-		if (!st)
-			return -EIO;
 		sqlite3_bind_int64(st, 1, dev);
 		db_bind_reals(st, 2, (const double[]){b->mean_w, b->spread_w, b->duration_s}, 3);
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)b->n_samples);

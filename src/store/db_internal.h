@@ -154,6 +154,11 @@ void db_free_strings(char **v, size_t n);
 /* The id of this host's device (db_runs.c), recorded on first sight. */
 int db_device_id(struct gops_db *db, const char *domain, const char *source, const char *kind,
                  const char *label, int64_t *id, char *err, size_t errlen);
+/* db_device_id, then statement `which` ready for a row about that device; NULL with *rc set
+ * (negative errno) on failure. */
+sqlite3_stmt *db_device_stmt(struct gops_db *db, const char *domain, const char *source, const char *kind,
+                             const char *label, enum stmt which, int64_t *dev, int *rc, char *err,
+                             size_t errlen);
 /* "WHERE ..." over runs r for the filter, and its parameters bound from i (db_read.c). */
 char *db_filter_sql(const struct gops_db_filter *f);
 int db_filter_bind(sqlite3_stmt *st, const struct gops_db_filter *f, int i);

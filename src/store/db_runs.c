@@ -13,6 +13,18 @@
 
 /* --- devices ------------------------------------------------------------------------- */
 
+sqlite3_stmt *db_device_stmt(struct gops_db *db, const char *domain, const char *source, const char *kind,
+                             const char *label, enum stmt which, int64_t *dev, int *rc, char *err,
+                             size_t errlen)
+{
+	if ((*rc = db_device_id(db, domain, source, kind, label, dev, err, errlen)))
+		return NULL;
+	sqlite3_stmt *st = db_stmt(db, which, err, errlen);
+	if (!st)
+		*rc = -EIO;
+	return st;
+}
+
 int db_device_id(struct gops_db *db, const char *domain, const char *source, const char *kind,
                  const char *label, int64_t *id, char *err, size_t errlen)
 {
@@ -166,12 +178,11 @@ static int store_domains(struct gops_db *db, int64_t run_id, const struct gops_r
 	for (size_t i = 0; i < r->n_domains; i++) {
 		const struct gops_domain_result *d = &r->domains[i];
 		int64_t dev;
-		int rc = db_device_id(db, d->name, d->source, d->kind, d->label, &dev, err, errlen);
-		if (rc)
-			return rc;
-		sqlite3_stmt *st = db_stmt(db, ST_RUN_DOMAIN, err, errlen);
+		int rc;
+		sqlite3_stmt *st = db_device_stmt(db, d->name, d->source, d->kind, d->label, ST_RUN_DOMAIN,
+		                                  &dev, &rc, err, errlen);
 		if (!st)
-			return -EIO;
+			return rc;
 		sqlite3_bind_int64(st, 1, run_id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
 		sqlite3_bind_int64(st, 3, dev);
