@@ -31,7 +31,8 @@ fake_rapl_zone "$root" intel-rapl:0 package-0 100000000 60000000 1
 fake_rapl_zone "$root" intel-rapl:0:0 core 100000000 0 1
 fake_rapl_zone "$root" intel-rapl:0:1 dram 40000000 25000000 1
 fake_rapl_zone "$root" intel-rapl-mmio:0 package-0 100000000 0 1
-"$WRITER" "$root" intel-rapl:0=50 intel-rapl:0:0=30 intel-rapl:0:1=20 --ready "$SCRATCH/ready" &
+"$WRITER" "$root" intel-rapl:0=50 intel-rapl:0:0=30 intel-rapl:0:1=20 --ready "$SCRATCH/ready" \
+	--log "$SCRATCH/writes" &
 wpid=$!
 trap 'kill $wpid 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 check "fake RAPL writer ready" wait_for_file "$SCRATCH/ready"
@@ -50,21 +51,26 @@ if [ -s "$SCRATCH/out.json" ]; then
 	awk -v d="$dur" -v w="$wall" 'BEGIN { exit !(d >= 4 && d <= w) }' &&
 		ok "duration of 'sleep 4' ($dur s, command $wall s)" ||
 		not_ok "duration of 'sleep 4'" "got $dur s, expected 4 s to $wall s"
+	# The counters are only as fresh as the writer's last round: a busy machine that holds the
+	# writer up leaves each edge's reading up to its longest gap between rounds behind (its log
+	# says how long that was), on top of the 2%.
+	gap=$(python3 -c 'import sys
+t=[int(x) for x in open(sys.argv[1]) if x.strip()]
+print(max([(b - a) / 1e9 for a, b in zip(t, t[1:])] or [0]))' "$SCRATCH/writes")
+	tol() { awk -v p="$1" -v d="$dur" -v g="$gap" 'BEGIN{print 0.02*p*d + 2*p*g}'; }
 	pkg=$(dom "$SCRATCH/out.json" package-0 energy_j)
-	near "package-0 = 50 W x duration within 2%" "$pkg" "$(awk -v d="$dur" 'BEGIN{print 50*d}')" \
-		"$(awk -v d="$dur" 'BEGIN{print 0.02*50*d}')"
+	near "package-0 = 50 W x duration within 2% (writer's longest gap $gap s)" "$pkg" \
+		"$(awk -v d="$dur" 'BEGIN{print 50*d}')" "$(tol 50)"
 	dram=$(dom "$SCRATCH/out.json" dram-0 energy_j)
-	near "dram-0 = 20 W x duration within 2%" "$dram" "$(awk -v d="$dur" 'BEGIN{print 20*d}')" \
-		"$(awk -v d="$dur" 'BEGIN{print 0.02*20*d}')"
+	near "dram-0 = 20 W x duration within 2%" "$dram" "$(awk -v d="$dur" 'BEGIN{print 20*d}')" "$(tol 20)"
 	core=$(dom "$SCRATCH/out.json" core-0 energy_j)
-	near "core-0 = 30 W x duration within 2%" "$core" "$(awk -v d="$dur" 'BEGIN{print 30*d}')" \
-		"$(awk -v d="$dur" 'BEGIN{print 0.02*30*d}')"
+	near "core-0 = 30 W x duration within 2%" "$core" "$(awk -v d="$dur" 'BEGIN{print 30*d}')" "$(tol 30)"
 	eq "core-0 shown but not summed" "$(dom "$SCRATCH/out.json" core-0 summed)" False
 	eq "package-0 summed" "$(dom "$SCRATCH/out.json" package-0 summed)" True
 	eq "package-0 measured by its counter" "$(dom "$SCRATCH/out.json" package-0 method)" counter
 	total=$(jget "$SCRATCH/out.json" energy_j)
 	near "total = package + DRAM (core inside the package)" "$total" \
-		"$(awk -v d="$dur" 'BEGIN{print 70*d}')" "$(awk -v d="$dur" 'BEGIN{print 0.02*70*d}')"
+		"$(awk -v d="$dur" 'BEGIN{print 70*d}')" "$(tol 70)"
 	eq "the mmio duplicate is not a second package-0" "$(count_named "$SCRATCH/out.json" package-0)" 1
 else
 	not_ok "run wrote its JSON" "$(cat "$SCRATCH/run.err")"
