@@ -45,7 +45,7 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 
 .PHONY: all deps test demo install uninstall clean asan format check-format FORCE
 all: $(BUILD)/greenops $(BUILD)/libgreenops.a $(BUILD)/libgreenops.so $(BUILD)/libgreenops.so.0 \
-	$(BUILD)/greenops.pc $(BUILD)/greenops-uninstalled.pc $(EXTRA_ALL)
+	$(BUILD)/greenops.pc $(BUILD)/greenops-uninstalled.pc $(BUILD)/greenops.1 $(EXTRA_ALL)
 
 deps:
 	@./scripts/deps.sh
@@ -73,6 +73,10 @@ $(INTERNAL_LIB): $(LIB_OBJ)
 
 $(BUILD)/greenops: $(CLI_OBJ) $(INTERNAL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(INTERNAL_LIB) $(LIBS)
+
+# The manual page, from the tool's own help texts.
+$(BUILD)/greenops.1: $(BUILD)/greenops scripts/man.sh
+	./scripts/man.sh $(BUILD)/greenops > $@.tmp && mv $@.tmp $@
 
 PC_FORMAT := 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: greenops\nDescription: energy measurement for machine-learning work\nVersion: %s\nLibs: -L$${libdir} -lgreenops\nLibs.private: %s\nRequires.private: %s\nCflags: -I$${includedir}\n'
 
@@ -111,6 +115,11 @@ install: all
 	ln -sf libgreenops.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenops.so
 	install -m 644 include/greenops/greenops.h $(DESTDIR)$(PREFIX)/include/greenops/
 	install -m 644 $(BUILD)/greenops.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 644 $(BUILD)/greenops.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 contrib/completion/greenops.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/greenops
+	install -m 644 contrib/completion/_greenops $(DESTDIR)$(PREFIX)/share/zsh/site-functions/
 	@# greenops report's plotting libraries, where the build could install them (mk/report.mk)
 	if [ -f $(BUILD)/report/node_modules/.installed ]; then \
 		install -d $(DESTDIR)$(PREFIX)/share/greenops/report && \
@@ -121,6 +130,9 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/greenops $(DESTDIR)$(PREFIX)/lib/libgreenops.a \
 		$(DESTDIR)$(PREFIX)/lib/libgreenops.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenops.so \
 		$(DESTDIR)$(PREFIX)/include/greenops/greenops.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/greenops.pc
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/greenops.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/greenops \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_greenops
 	rm -rf $(DESTDIR)$(PREFIX)/share/greenops/report
 	-rmdir $(DESTDIR)$(PREFIX)/include/greenops $(DESTDIR)$(PREFIX)/share/greenops 2>/dev/null
 

@@ -10,6 +10,9 @@ for p in "$SCRATCH/one" "$SCRATCH/two"; do
 	contains "greenops.pc names prefix $(basename "$p")" "$p/lib/pkgconfig/greenops.pc" "^prefix=$p\$"
 	"$p/bin/greenops" --version >/dev/null
 	eq "the installed binary runs" "$?" 0
+	for f in share/man/man1/greenops.1 share/bash-completion/completions/greenops share/zsh/site-functions/_greenops; do
+		check "installs $f" test -s "$p/$f"
+	done
 done
 PKG_CONFIG_PATH="$SCRATCH/two/lib/pkgconfig" pkg-config --cflags greenops >"$SCRATCH/cflags" 2>&1
 contains "pkg-config finds the headers under the prefix" "$SCRATCH/cflags" "-I$SCRATCH/two/include"
