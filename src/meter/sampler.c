@@ -214,6 +214,7 @@ static int read_counter(struct sampler *m, struct dom_state *d, double *j, int64
 	int64_t t1 = gops_now_ns();
 	*mid = t0 + (t1 - t0) / 2;
 	d->last_anchor_read_ns = t1;
+	d->last_read_dur_ns = t1 - t0;
 	if (!d->read_cost_ns || t1 - t0 < d->read_cost_ns)
 		d->read_cost_ns = t1 - t0;
 	if (r == GOPS_READ_DISCONTINUITY || r == GOPS_READ_TOO_FAST) {
@@ -398,20 +399,22 @@ static void run_planned(struct sampler *m, struct dom_state *d, struct planned_r
 	double per = period_s(d) * 1e9;
 	bool had_prev = d->probe_have_prev;
 	double prev_j = d->probe_prev_j;
-	int64_t prev_mid = d->probe_prev_mid;
+	int64_t prev_mid = d->probe_prev_mid, prev_dur = d->probe_prev_dur, dur = d->last_read_dur_ns;
 	d->probe_prev_j = j, d->probe_prev_mid = mid, d->probe_have_prev = true;
+	d->probe_prev_dur = dur;
 	/* A change between two reads close together brackets an update to a few ms: that dates
 	 * the reading and keeps the grid true. A wider gap is dated by the grid where there is
 	 * one, else by its midpoint. */
-	bool changed = had_prev && j != prev_j && mid - prev_mid < 0.9 * per;
+	/* Each read may have seen the value at any moment it lasted: the update lies between the
+	 * start of the read before and the end of this one. */
+	int64_t lo = prev_mid - prev_dur / 2, hi = mid + dur / 2;
+	bool changed = had_prev && j != prev_j && (double)(hi - lo) < 0.9 * per;
 	int64_t tight = 2 * d->read_cost_ns + 12 * MS;
-	if (changed && (mid - prev_mid <= tight || !grid_known(d))) {
-		/* Each read may have seen the value at any moment it lasted: half a read beyond
-		 * the midpoints on either side. */
-		int64_t tu = prev_mid + (mid - prev_mid) / 2,
-		        unc = (mid - prev_mid) / 2 + d->read_cost_ns / 2;
+	bool narrow = hi - lo <= tight + d->read_cost_ns;
+	if (changed && (narrow || !grid_known(d))) {
+		int64_t tu = lo + (hi - lo) / 2, unc = (hi - lo) / 2;
 		push_anchor(d, tu, unc, j);
-		if (mid - prev_mid <= tight)
+		if (narrow)
 			note_update(d, tu, unc);
 		/* The rest of this bracket's reads are not needed. */
 		unsigned k = 0;
@@ -427,7 +430,7 @@ static void run_planned(struct sampler *m, struct dom_state *d, struct planned_r
 		int64_t u = grid_known(d) ? grid_before(d, mid) : 0;
 		/* Too close to a predicted update for the grid's uncertainty (the thread ran
 		 * late), the value's update is ambiguous: keep it undated. */
-		int64_t half = d->read_cost_ns / 2, sure = u ? dated_uncertainty(d, u) + MS : 0;
+		int64_t half = dur / 2, sure = u ? dated_uncertainty(d, u) + MS : 0;
 		bool dated = u && mid - half - u >= sure && u + (int64_t)per - (mid + half) >= sure;
 		if (p.kind == READ_BEFORE && !changed) {
 			/* The read before a bracket is the update before it: kept where the grid

@@ -108,6 +108,10 @@ struct dom_state {
 	unsigned n_plan;
 	double probe_prev_j;
 	int64_t probe_prev_mid;
+	int64_t probe_prev_dur;   /* how long that read took */
+	int64_t last_read_dur_ns; /* how long the newest counter read took (a preempted read lasts
+	                           * far longer than read_cost_ns, and its value may be from any
+	                           * moment of it) */
 	bool probe_have_prev;
 	int64_t probe_until_ns;
 	/* Instant power against the counter over anchor intervals of a second or more. */

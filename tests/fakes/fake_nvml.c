@@ -73,6 +73,8 @@ static struct {
 	double idle_w, limit_w;
 	int64_t period_ns, epoch_ns;
 	long energy_cost_us;
+	long stall_every, stall_us; /* FAKE_NVML_ENERGY_STALL=N:MS */
+	long energy_calls;
 	bool energy_notsup, field_notsup;
 	unsigned procs, util;
 	char script[4096];
@@ -401,6 +403,10 @@ static nvmlReturn_t setup(void)
 	if (F.epoch_ns <= 0)
 		F.epoch_ns = now_ns();
 	F.energy_cost_us = (long)env_double("FAKE_NVML_ENERGY_COST_US", 0);
+	const char *stall = getenv("FAKE_NVML_ENERGY_STALL");
+	double stall_ms = 0;
+	if (stall && sscanf(stall, "%ld:%lf", &F.stall_every, &stall_ms) == 2 && F.stall_every > 0)
+		F.stall_us = (long)(stall_ms * 1000);
 	const char *e = getenv("FAKE_NVML_ENERGY");
 	F.energy_notsup = e && strcmp(e, "notsup") == 0;
 	e = getenv("FAKE_NVML_FIELD");
@@ -583,8 +589,9 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int len)
 }
 
 #ifndef FAKE_NVML_NO_ENERGY
-/* The real call burns CPU (about 3.9 ms on an H100): FAKE_NVML_ENERGY_COST_US mimics it,
- * in CPU time so that a busy machine does not make it cheaper. */
+/* The real call burns CPU (about 3.9 ms on an H100): FAKE_NVML_ENERGY_COST_US mimics it (and
+ * FAKE_NVML_ENERGY_STALL=N:MS a caller held up), in CPU time so that a busy machine does not make it cheaper.
+ */
 static void burn(long us)
 {
 	struct timespec a, b;
@@ -594,12 +601,27 @@ static void burn(long us)
 	while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
 }
 
+/* A preempted caller: FAKE_NVML_ENERGY_STALL=N:MS makes every Nth call last MS ms longer,
+ * the value taken at its start one time and at its end the next, as a thread held up by a
+ * busy machine before or after the driver answered. */
+static void stall(bool before)
+{
+	if (F.stall_us <= 0)
+		return;
+	long k = __atomic_add_fetch(&F.energy_calls, before ? 1 : 0, __ATOMIC_RELAXED);
+	if (k % F.stall_every == 0 && ((k / F.stall_every) % 2 == 0) == before) {
+		struct timespec ts = {F.stall_us / 1000000, (F.stall_us % 1000000) * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long long *mj)
 {
 	int64_t now;
 	nvmlReturn_t rc;
 	if (F.energy_cost_us > 0)
 		burn(F.energy_cost_us);
+	stall(true);
 	int g = enter(dev, &now, &rc);
 	if (g < 0)
 		return rc;
@@ -610,7 +632,9 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long
 	if ((rc = counter_state((unsigned)g, now)) != NVML_SUCCESS)
 		return leave(rc);
 	*mj = counter_mj((unsigned)g, now);
-	return leave(NVML_SUCCESS);
+	nvmlReturn_t out = leave(NVML_SUCCESS);
+	stall(false);
+	return out;
 }
 #endif
 
