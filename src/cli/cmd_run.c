@@ -255,6 +255,14 @@ static int status_of(int ws)
 	return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
 }
 
+/* "exited with status 3", "was killed by signal 9" */
+static const char *how_it_ended(int ws, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %d", WIFSIGNALED(ws) ? "was killed by signal" : "exited with status",
+	         WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+	return buf;
+}
+
 /* --min-duration: the command again, back to back, each run a window named "repetition",
  * until the span covers the duration, the command fails or a signal came. Returns the end of
  * the last repetition; *ws is the last wait status. */
@@ -323,9 +331,9 @@ static int warm_up(struct run_output *out, char **argv, bool stdout_taken)
 		progress(out, "warmup", i, out->warmup, (double)(t - t0) / 1e9, status_of(ws));
 		if (!succeeded(ws)) {
 			progress_done(out);
-			fprintf(stderr, "greenops run: warmup %u of %u %s %d: nothing measured\n", i,
-			        out->warmup, WIFSIGNALED(ws) ? "was killed by signal" : "exited with status",
-			        WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+			char how[64];
+			fprintf(stderr, "greenops run: warmup %u of %u %s: nothing measured\n", i,
+			        out->warmup, how_it_ended(ws, how, sizeof how));
 			return status_of(ws);
 		}
 	}
@@ -354,13 +362,12 @@ static int64_t repeat_count(struct run_output *out, gops_monitor *m, char **argv
 	progress_done(out);
 	if (out->n_runs < out->repeat) {
 		unsigned i = out->n_runs;
+		char how[64];
 		if (!succeeded(*ws))
 			fprintf(stderr,
-			        "greenops run: repetition %u of %u %s %d: stopped there, what was measured "
+			        "greenops run: repetition %u of %u %s: stopped there, what was measured "
 			        "is kept\n",
-			        i, out->repeat,
-			        WIFSIGNALED(*ws) ? "was killed by signal" : "exited with status",
-			        WIFSIGNALED(*ws) ? WTERMSIG(*ws) : WEXITSTATUS(*ws));
+			        i, out->repeat, how_it_ended(*ws, how, sizeof how));
 		else
 			fprintf(stderr, "greenops run: stopped after %u of %u repetitions%s\n", i,
 			        out->repeat, pending_sig || stop_sig ? " (interrupted)" : "");

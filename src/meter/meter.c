@@ -269,13 +269,13 @@ static const char *fault_text(enum counter_fault f)
 	}
 }
 
+#define AVG_WINDOW_S 1.0 /* NVML's average power: the last second */
+
 /* The hardware-averaged power integrated over [ta, tb] (scaled up from the samples inside it),
  * and how far that average moved inside it: false where it was not read throughout. */
 static bool avg_integral(const struct dom_state *d, int64_t ta, int64_t tb, double *j, double *moved)
 {
 	size_t np = series_len(&d->power);
-	if (!d->avg_ok && (np == 0 || isnan(ps(d, np - 1)->avg_w)))
-		return false;
 	long k0 = find_power(d, np, ta), k1 = find_power(d, np, tb);
 	size_t i0 = (size_t)(k0 + 1), i1 = k1 < 0 ? 0 : (size_t)k1;
 	if (k1 < 0 || i0 >= i1 || i1 >= np)
@@ -307,7 +307,7 @@ static bool counter_low(const struct dom_state *d, int64_t ta, int64_t tb, doubl
 	double wa, moved;
 	if (!avg_integral(d, ta, tb, &wa, &moved))
 		return true;
-	return dc < 0.8 * wa - moved * 1.0 && wa - dc > 2;
+	return dc < 0.8 * wa - moved * AVG_WINDOW_S && wa - dc > 2;
 }
 
 /* Judges every stretch between counter readings and fills d->fix (released by unfix). */

@@ -18,6 +18,7 @@
 #define NOMINAL_PERIOD_S 0.1      /* NVML's counter on every GPU measured so far (docs/METHOD.md) */
 #define BURSTY           0.05     /* instant power and counter disagreeing by more: bursty */
 #define BURSTY_ANCHOR_NS (2000LL * MS)
+#define DATED_END        (-1) /* sampler_edge: the end's reads are dated by the grid */
 
 static double period_s(const struct dom_state *d)
 {
@@ -665,9 +666,6 @@ void sampler_stop(struct sampler *m)
  * bracket around the one after it. Power is read beside every counter read. */
 void sampler_edge(struct sampler *m, bool start)
 {
-	bool *dated_end = calloc(m->n_dom ? m->n_dom : 1, sizeof *dated_end);
-	if (!dated_end)
-		return;
 	if (!start) { /* the end's readings around now cover any window edges still queued */
 		pthread_mutex_lock(&m->lock);
 		m->n_edge_q = 0;
@@ -676,6 +674,12 @@ void sampler_edge(struct sampler *m, bool start)
 	int64_t now = gops_now_ns();
 	size_t n = m->n_dom;
 	int64_t longest = 0;
+	/* Per domain, what ends the wait: updates still to bracket (2 or 1), DATED_END (planned
+	 * reads dated by the grid, done when they are) or 0. */
+	int *want = calloc(n ? n : 1, sizeof *want);
+	int64_t *seen = calloc(n ? n : 1, sizeof *seen);
+	if (!want || !seen)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct dom_state *d = &m->dom[i];
 		if (!alive(d))
@@ -717,7 +721,7 @@ void sampler_edge(struct sampler *m, bool start)
 			 * planned reads are. */
 			int64_t ub = grid_before(d, now) + per;
 			if (dated_uncertainty(d, ub) < per / 4 && d->n_plan) {
-				dated_end[i] = true;
+				want[i] = DATED_END;
 				continue;
 			}
 			/* Else the update after the end is bracketed: it dates the span's end. */
@@ -738,33 +742,11 @@ void sampler_edge(struct sampler *m, bool start)
 	int64_t wait_ns = 4 * (longest ? longest : 100 * MS) + 50 * MS;
 	int64_t deadline = now + wait_ns;
 	bool extended = false;
-	int *want = calloc(n ? n : 1, sizeof *want);
-	int64_t *seen = calloc(n ? n : 1, sizeof *seen);
-	if (!want || !seen)
-		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct dom_state *d = &m->dom[i];
-		want[i] = d->n_plan ? (start && d->measured_period_s <= 0 ? 2 : 1) : 0;
+		if (want[i] != DATED_END)
+			want[i] = d->n_plan ? (start && d->measured_period_s <= 0 ? 2 : 1) : 0;
 		seen[i] = d->sync_last_ns;
-	}
-	/* The end's dated reads first: each is planned for its own time. */
-	for (;;) {
-		int64_t next = 0;
-		now = gops_now_ns();
-		for (size_t i = 0; i < n; i++) {
-			if (!dated_end[i])
-				continue;
-			int64_t t = run_plan(m, &m->dom[i], now);
-			if (!m->dom[i].n_plan) {
-				dated_end[i] = false;
-				want[i] = 0;
-			} else if (t && (!next || t < next)) {
-				next = t;
-			}
-		}
-		if (!next)
-			break;
-		gops_sleep_until(next);
 	}
 	for (;;) {
 		int64_t next = 0;
@@ -775,6 +757,14 @@ void sampler_edge(struct sampler *m, bool start)
 			if (!want[i])
 				continue;
 			int64_t t = run_plan(m, d, now);
+			if (want[i] == DATED_END) {
+				if (!d->n_plan)
+					want[i] = 0;
+				else if (t && (!next || t < next))
+					next = t;
+				pending |= want[i] != 0;
+				continue;
+			}
 			if (d->sync_last_ns != seen[i] && d->sync_last_ns) {
 				int64_t first = seen[i];
 				seen[i] = d->sync_last_ns;
@@ -817,6 +807,15 @@ void sampler_edge(struct sampler *m, bool start)
 				struct dom_state *d = &m->dom[i];
 				if (!want[i])
 					continue;
+				if (want[i] == DATED_END) {
+					gops_domain_note(
+					    &d->info,
+					    "the energy counter was not read within %.0f ms at the "
+					    "span's end",
+					    (double)wait_ns / 1e6);
+					d->n_plan = 0;
+					continue;
+				}
 				if (d->probe_have_prev)
 					push_undated(d, d->probe_prev_mid, d->probe_prev_j);
 				gops_domain_note(
@@ -833,7 +832,6 @@ void sampler_edge(struct sampler *m, bool start)
 out:
 	free(want);
 	free(seen);
-	free(dated_end);
 }
 
 void sampler_remember_phase(struct sampler *m)
