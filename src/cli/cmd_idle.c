@@ -342,28 +342,30 @@ out:
 	return r;
 }
 
-static void print_table(const struct idle *s, struct gops_db *db)
+/* The table goes to standard error when the JSON takes standard output. */
+static void print_table(FILE *out, const struct idle *s, struct gops_db *db)
 {
 	char when[32], host[256] = "";
 	gethostname(host, sizeof host - 1);
-	printf("idle baseline of %s, measured %s for %.1f s", host,
-	       db_cli_local_time(s->measured_at_ns, true, when, sizeof when), s->duration_s);
+	fprintf(out, "idle baseline of %s, measured %s for %.1f s", host,
+	        db_cli_local_time(s->measured_at_ns, true, when, sizeof when), s->duration_s);
 	if (s->waited_s >= 0.5)
-		printf(" after %.1f s of waiting for quiet", s->waited_s);
-	printf("\n\n  %-13s %-9s %10s %10s %8s  %s\n", "DOMAIN", "SOURCE", "MEAN", "SPREAD", "SAMPLES",
-	       "DEVICE");
+		fprintf(out, " after %.1f s of waiting for quiet", s->waited_s);
+	fprintf(out, "\n\n  %-13s %-9s %10s %10s %8s  %s\n", "DOMAIN", "SOURCE", "MEAN", "SPREAD", "SAMPLES",
+	        "DEVICE");
 	for (size_t i = 0; i < s->n_b; i++) {
 		const struct gops_db_baseline *b = &s->b[i];
 		char spread[32] = "-";
 		if (!isnan(b->spread_w))
 			snprintf(spread, sizeof spread, "%.2f W", b->spread_w);
-		printf("  %-13s %-9s %8.2f W %10s %8zu  %s\n", b->domain, b->source, b->mean_w, spread,
-		       b->n_samples, b->label);
+		fprintf(out, "  %-13s %-9s %8.2f W %10s %8zu  %s\n", b->domain, b->source, b->mean_w, spread,
+		        b->n_samples, b->label);
 	}
 	if (db)
-		printf("\nstored in %s: `greenops run` subtracts it (--idle stored)\n", gops_db_path(db));
+		fprintf(out, "\nstored in %s: `greenops run` subtracts it (--idle stored)\n",
+		        gops_db_path(db));
 	else
-		printf("\nnot stored (--no-db)\n");
+		fprintf(out, "\nnot stored (--no-db)\n");
 }
 
 static int write_json(const struct idle *s, struct gops_db *db)
@@ -502,7 +504,7 @@ static int run_idle(struct idle *s, struct gops_db *db)
 		return 1;
 	if (db && gops_db_baselines_store(db, s->b, s->n_b) < 0)
 		return cmd_error("idle", "%s", gops_db_error(db));
-	print_table(s, db);
+	print_table(s->json_path && !strcmp(s->json_path, "-") ? stderr : stdout, s, db);
 	if (s->json_path && write_json(s, db))
 		return 1;
 	return 0;

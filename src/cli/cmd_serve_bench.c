@@ -663,7 +663,7 @@ static int write_requests(const char *path, const struct lg_bench *b, long long 
 		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
 	fprintf(f, "run_id,bench_run_id,rate,request,scheduled_s,sent_s,first_token_s,end_s,ttft_s,e2el_s,"
 	           "tokens_in,tokens_out,http_status,ok,error,warmup,status,error_kind,admit_s,start_s,"
-	           "usage,chunks,energy_j,prefill_energy_j,decode_energy_j\n");
+	           "usage,chunks,energy_j,prefill_energy_j,decode_energy_j,dynamic_energy_j\n");
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const struct lg_run *run = &b->runs[i].run;
 		/* The database keeps a trace replay's rate as -1 and inf as Inf. */
@@ -716,8 +716,10 @@ static int write_requests(const char *path, const struct lg_bench *b, long long 
 				csv_real(f, a->prefill_j[k]);
 				fputc(',', f);
 				csv_real(f, a->decode_j[k]);
+				fputc(',', f);
+				csv_real(f, a->dynamic_j[k]);
 			} else {
-				fputs(",,", f);
+				fputs(",,,", f);
 			}
 			fputc('\n', f);
 		}

@@ -58,6 +58,10 @@ contains "... saying power is not settled" "$SCRATCH/idle3.err" 'gpu0 power not 
 at_least "... until the step plus the settle time (s after the step)" "$(settled_after "$SCRATCH/idle3.json")" 0.8
 near "... then measures the idle power (W)" "$(jget "$SCRATCH/idle3.json" domains.0.mean_w)" 60 0.5
 eq "--no-db stores nothing" "$(sql "$DB" "SELECT COUNT(*) FROM baselines")" 1
+# --json - takes standard output for the JSON alone; the table goes to standard error.
+"$GREENOPS" idle --no-db --sources nvml --duration 0.5 --force --json - >"$SCRATCH/idle4.json" 2>"$SCRATCH/idle4.err"
+check "--json - writes nothing but the JSON to standard output" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$SCRATCH/idle4.json"
+contains "... and the table to standard error" "$SCRATCH/idle4.err" '^ +gpu0 +nvml'
 
 # 4. A busy CPU (a /proc/stat that moves at 90% busy) keeps it waiting.
 (

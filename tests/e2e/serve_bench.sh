@@ -225,6 +225,8 @@ print("sum %.12g" % ((total + r["unattributed_energy_j"]) / r["energy_j"]))
 print("parts %.12g" % (parts / total))
 print("totals %.12g" % ((r["prefill_energy_j"] + r["decode_energy_j"]) / total))
 print("dynamic %.12g" % (dyn / r["dynamic_energy_j"]))
+rows_dyn = sum(float(x["dynamic_energy_j"]) for x in rows) + a["unattributed_dynamic_energy_j"]
+print("rowsdyn %.12g" % (rows_dyn / r["dynamic_energy_j"]))
 print("idle %.12g" % ((a["idle_energy_j"] + r["dynamic_energy_j"]) / r["energy_j"]))
 med = lambda n, k: statistics.median(float(x[k]) for x in rows if x["tokens_out"] == n)
 print("decode %.6f" % (med("33", "decode_energy_j") / med("17", "decode_energy_j")))
@@ -238,6 +240,7 @@ near "attribution: requests + unattributed = the run's energy" "$(got sum)" 1 1e
 near "attribution: prefill + decode = each request's energy" "$(got parts)" 1 1e-9
 near "attribution: the prefill and decode totals add up" "$(got totals)" 1 1e-9
 near "attribution: dynamic shares + unattributed = the run's dynamic energy" "$(got dynamic)" 1 1e-9
+near "attribution: the requests' dynamic column + unattributed = the run's dynamic energy" "$(got rowsdyn)" 1 1e-6
 near "attribution: idle + dynamic = the run's energy" "$(got idle)" 1 1e-9
 near "attribution: twice the tokens decoded in the same time, twice the decode energy" "$(got decode)" 2 0.1
 # Four times only where the prefills run together: a loaded client that sends the 20 requests
