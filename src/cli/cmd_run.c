@@ -2,6 +2,7 @@
  * the child is released from a "go" pipe; an exec failure comes back through a close-on-exec
  * pipe (perf's evlist__prepare_workload, libuv's process.c). */
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/countdown.h"
 #include "cli/monitor_opts.h"
 #include "cli/run_output.h"
@@ -433,6 +434,7 @@ int cmd_run(int argc, char **argv)
 	run_output_init(&out);
 	struct gops_options o;
 	gops_options_init(&o);
+	config_monitor_defaults(&o, CONFIG_SOURCES | CONFIG_INTERVAL | CONFIG_IDLE | CONFIG_CPU_TDP);
 	double units = NAN, min_duration = 0;
 	bool warmup_given = false;
 	const char *tags[64];

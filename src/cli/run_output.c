@@ -1,6 +1,7 @@
 /* Writes a measured run to the database, --json, --timeline and the summary. */
 #include "cli/run_output.h"
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/csv.h"
 #include "cli/db_cli.h"
 #include "cli/summary.h"
@@ -30,6 +31,7 @@ void run_output_init(struct run_output *o)
 	memset(o, 0, sizeof *o);
 	o->carbon = 475;
 	o->pue = 1;
+	config_cost_defaults(&o->carbon, &o->pue, &o->price, &o->currency); /* the flags come after */
 	o->verb = "run";
 	o->units = NAN;
 	o->cpu_span_s = NAN;
