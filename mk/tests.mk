@@ -11,3 +11,10 @@ tests: $(TEST_BINS) $(TEST_EXTRA)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(INTERNAL_LIB) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(INTERNAL_LIB) $(CMOCKA_LIBS) $(LIBS)
+
+# A test of a file of the command (not in the internal archive) links that file's object too.
+CLI_TESTED := toml
+$(foreach t,$(CLI_TESTED),$(eval $(BUILD)/tests/test_$(t): $(BUILD)/obj/src/cli/$(t).o))
+$(patsubst %,$(BUILD)/tests/test_%,$(CLI_TESTED)): $(BUILD)/tests/test_%: tests/unit/test_%.c $(INTERNAL_LIB) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/obj/src/cli/$*.o $(INTERNAL_LIB) $(CMOCKA_LIBS) $(LIBS)

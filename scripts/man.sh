@@ -14,7 +14,7 @@ cat <<HEAD
 greenops \\- measure what machine-learning work costs in energy, from the hardware's own sensors
 .SH SYNOPSIS
 .B greenops
-[\\fB\\-\\-version\\fR] [\\fB\\-\\-help\\fR]
+[\\fB\\-\\-version\\fR] [\\fB\\-\\-help\\fR] [\\fB\\-\\-no\\-config\\fR]
 .I VERB
 [\\fIARGS\\fR...]
 .SH DESCRIPTION
@@ -34,6 +34,9 @@ cat <<'TAIL'
 .TP
 .B GREENOPS_DB
 the results database (default ~/.local/share/greenops)
+.TP
+.B GREENOPS_CONFIG
+the configuration file (default ~/.config/greenops/config.toml); empty: none
 .TP
 .B GREENOPS_NVML_LIBRARY
 the NVML library to load instead of libnvidia-ml.so.1

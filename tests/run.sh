@@ -8,6 +8,11 @@ export BUILD GREENOPS=$(cd "$BUILD" && pwd)/greenops TESTS_DIR=$(pwd)/tests
 export CMOCKA_MESSAGE_OUTPUT=TAP
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+# No test reads the user's configuration file (docs/CONFIG.md): an empty configuration folder
+# (tests/e2e/lib.sh gives each script its own).
+unset GREENOPS_CONFIG
+mkdir "$logs/config"
+export XDG_CONFIG_HOME="$logs/config"
 # The tests call python3 hundreds of times: take the system's interpreter when there is one,
 # not a version manager's shim, which costs seconds a call on a busy machine.
 if [ -x /usr/bin/python3 ]; then

@@ -4,6 +4,7 @@
  * every --rotate seconds and carries the energy over exactly: memory and scrape cost stay
  * bounded however long it runs. docs/EXPORT.md describes the metrics and deployment. */
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/monitor_opts.h"
 #include "base/util.h"
 
@@ -652,6 +653,7 @@ int cmd_export(int argc, char **argv)
 	struct export_args a = {.listen = "127.0.0.1:9464", .rotate_s = 3600};
 	struct exporter ex = {0};
 	gops_options_init(&ex.opts);
+	config_monitor_defaults(&ex.opts, CONFIG_SOURCES | CONFIG_CPU_TDP); /* its own interval */
 	ex.opts.interval_ms = 200; /* docs/BENCHMARKS.md: the exporter's cost per interval */
 	ex.opts.idle = GOPS_IDLE_NONE;
 	int status = parse_args(argc, argv, &a, &ex.opts);

@@ -2,6 +2,7 @@
  * settled power), measures every domain's mean power and its spread, and stores them as
  * this host's idle baseline, which `greenops run` subtracts as --idle stored. */
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/countdown.h"
 #include "cli/db_cli.h"
 #include "cli/monitor_opts.h"
@@ -514,6 +515,7 @@ int cmd_idle(int argc, char **argv)
 {
 	struct idle s = {.duration_s = 30, .timeout_s = 300, .max_cpu = 10, .settle_s = 5, .cpu_busy = NAN};
 	gops_options_init(&s.opts);
+	config_monitor_defaults(&s.opts, CONFIG_SOURCES | CONFIG_INTERVAL | CONFIG_CPU_TDP);
 	s.opts.idle = GOPS_IDLE_NONE;
 	int status = parse_args(&s, argc, argv);
 	if (status)

@@ -4,6 +4,7 @@
  * of the sources themselves, so it opens them through their internal interface (source.h,
  * select.h): the one verb that does; not public API (docs/ARCHITECTURE.md). */
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "base/fmt.h"
 #include "sources/select.h"
 #include "sources/source.h"
@@ -359,6 +360,11 @@ int cmd_list(int argc, char **argv)
 	                                     {NULL, 0, NULL, 0}};
 	const char *json_path = NULL, *list = NULL;
 	struct gops_source_args args = {0};
+	struct gops_options cfg; /* what the configuration file gives a run: the flags win */
+	gops_options_init(&cfg);
+	config_monitor_defaults(&cfg, CONFIG_SOURCES | CONFIG_CPU_TDP);
+	list = cfg.sources;
+	args.cpu_tdp_w = cfg.cpu_tdp_w;
 	int c;
 	optind = 1;
 	opterr = 0;

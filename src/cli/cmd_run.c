@@ -2,6 +2,7 @@
  * the child is released from a "go" pipe; an exec failure comes back through a close-on-exec
  * pipe (perf's evlist__prepare_workload, libuv's process.c). */
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/countdown.h"
 #include "cli/monitor_opts.h"
 #include "cli/run_output.h"
@@ -34,6 +35,13 @@ const char usage_run[] =
     "                       to stderr, so that stdout holds the JSON alone)\n"
     "  --timeline FILE      write every power sample as CSV (t_s,domain,power_w,counter_j;\n"
     "                       - for stdout, as for --json)\n"
+    "  --export-csv FILE    write one CSV row per execution (warmups included, marked):\n"
+    "                       exit status, duration, energy in total and per domain, energy\n"
+    "                       per unit; - for stdout, as for --json\n"
+    "  --export-json FILE   write the executions and their statistics as JSON (the repeat\n"
+    "                       object of --json, also for one execution); - for stdout\n"
+    "  --export-markdown FILE  write the statistics as a markdown table; - for stdout\n"
+    "  -o, --output FILE    write the summary to FILE instead of stderr (- for stdout)\n"
     "  --plot FILE          draw power over time per domain, windows shaded: SVG, or PNG for\n"
     "                       FILE.png (drawn by vega under node, as greenops report)\n"
     "  --units N            units of work done (samples, requests, tokens): energy per unit\n"
@@ -77,7 +85,10 @@ enum {
 	OPT_MIN_DURATION,
 	OPT_REPEAT,
 	OPT_WARMUP,
-	OPT_CURRENCY
+	OPT_CURRENCY,
+	OPT_EXPORT_CSV,
+	OPT_EXPORT_JSON,
+	OPT_EXPORT_MD
 };
 
 static volatile sig_atomic_t child_pid;
@@ -329,6 +340,8 @@ static int warm_up(struct run_output *out, char **argv, bool stdout_taken)
 			return status_of(ws);
 		}
 		progress(out, "warmup", i, out->warmup, (double)(t - t0) / 1e9, status_of(ws));
+		out->warmup_s[i - 1] = (double)(t - t0) / 1e9;
+		out->warmup_status[i - 1] = status_of(ws);
 		if (!succeeded(ws)) {
 			progress_done(out);
 			char how[64];
@@ -410,6 +423,10 @@ int cmd_run(int argc, char **argv)
 	    {"min-duration", required_argument, NULL, OPT_MIN_DURATION},
 	    {"repeat", required_argument, NULL, OPT_REPEAT},
 	    {"warmup", required_argument, NULL, OPT_WARMUP},
+	    {"export-csv", required_argument, NULL, OPT_EXPORT_CSV},
+	    {"export-json", required_argument, NULL, OPT_EXPORT_JSON},
+	    {"export-markdown", required_argument, NULL, OPT_EXPORT_MD},
+	    {"output", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -417,6 +434,7 @@ int cmd_run(int argc, char **argv)
 	run_output_init(&out);
 	struct gops_options o;
 	gops_options_init(&o);
+	config_monitor_defaults(&o, CONFIG_SOURCES | CONFIG_INTERVAL | CONFIG_IDLE | CONFIG_CPU_TDP);
 	double units = NAN, min_duration = 0;
 	bool warmup_given = false;
 	const char *tags[64];
@@ -424,7 +442,7 @@ int cmd_run(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:qo:", longopts, NULL)) != -1) {
 		int r = monitor_opt("run", c, optarg, &o);
 		if (r < 0)
 			return 2;
@@ -496,6 +514,18 @@ int cmd_run(int argc, char **argv)
 				return 2;
 			warmup_given = true;
 			break;
+		case OPT_EXPORT_CSV:
+			out.export_csv_path = optarg;
+			break;
+		case OPT_EXPORT_JSON:
+			out.export_json_path = optarg;
+			break;
+		case OPT_EXPORT_MD:
+			out.export_md_path = optarg;
+			break;
+		case 'o':
+			out.summary_path = optarg;
+			break;
 		case 'q':
 			out.quiet = true;
 			break;
@@ -505,6 +535,10 @@ int cmd_run(int argc, char **argv)
 	}
 	if (out.repeat && min_duration > 0)
 		return cmd_usage_error("run", "--repeat and --min-duration cannot be used together");
+	if (min_duration > 0 && (out.export_csv_path || out.export_json_path || out.export_md_path))
+		return cmd_usage_error("run", "--export-csv, --export-json and --export-markdown give each "
+		                              "execution's energy: not with --min-duration, which shares "
+		                              "one span out");
 	if (warmup_given && !out.repeat)
 		return cmd_usage_error("run", "--warmup needs --repeat");
 	if (optind >= argc)
@@ -552,11 +586,12 @@ int cmd_run(int argc, char **argv)
 	}
 	install_forwarding();
 	prctl(PR_SET_CHILD_SUBREAPER, 1); /* the command's orphans come to greenops: tell_leftovers */
-	bool stdout_taken = (out.json_path && !strcmp(out.json_path, "-")) ||
-	                    (out.timeline_path && !strcmp(out.timeline_path, "-"));
+	bool stdout_taken = run_output_takes_stdout(&out);
 	if (out.repeat) {
 		out.run_status = calloc(out.repeat, sizeof *out.run_status);
-		if (!out.run_status)
+		out.warmup_s = calloc(out.warmup ? out.warmup : 1, sizeof *out.warmup_s);
+		out.warmup_status = calloc(out.warmup ? out.warmup : 1, sizeof *out.warmup_status);
+		if (!out.run_status || !out.warmup_s || !out.warmup_status)
 			abort();
 		int st = warm_up(&out, child_argv, stdout_taken);
 		if (st) {

@@ -2,6 +2,7 @@
  * Parses options, wires the energy monitor into the sweep through lg_energy_ops, shows
  * progress, and prints the comparison table; the work itself is in src/loadgen. */
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/csv.h"
 #include "cli/serve_bench_db.h"
 #include "cli/serve_bench_table.h"
@@ -239,6 +240,7 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 	o->max_failures = SIZE_MAX;
 	o->slo = (struct lg_slo){NAN, NAN, NAN};
 	gops_options_init(&o->mon);
+	config_monitor_defaults(&o->mon, CONFIG_SOURCES | CONFIG_INTERVAL | CONFIG_IDLE | CONFIG_CPU_TDP);
 	optind = 1;
 	opterr = 0;
 	int c;

@@ -4,8 +4,9 @@
 
 #define CMD_NEEDS_DB 0x1 /* opens the results database */
 
-/* Where the results database is, as every verb's help says it (docs/DATABASE.md in full). */
-#define HELP_DB_DEFAULT "default $GREENOPS_DB, else ~/.local/share/greenops/greenops.db"
+/* Where the results database is, as every verb's help says it (docs/DATABASE.md in full;
+ * "config": the database key of the configuration file, docs/CONFIG.md). */
+#define HELP_DB_DEFAULT "default $GREENOPS_DB, else config, else ~/.local/share/greenops/greenops.db"
 
 struct cmd {
 	const char *name;
@@ -29,10 +30,11 @@ int cmd_sweep(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 extern const char usage_run[], usage_list[], usage_idle[], usage_runs[], usage_show[], usage_export_csv[],
     usage_serve_bench[], usage_macs[], usage_analyze[], usage_export[], usage_sweep[], usage_merge[],
-    usage_slurm[], usage_report[];
+    usage_slurm[], usage_report[], usage_config[];
 
 const struct cmd *cmd_find(const char *name);
 /* Prints "greenops VERB: MSG" to stderr; returns 2 (usage error) for convenience. */

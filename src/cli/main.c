@@ -1,5 +1,6 @@
 /* greenops: the command table and the dispatcher (git's commands[] pattern). */
 #include "cli/commands.h"
+#include "cli/config.h"
 
 #include <greenops/greenops.h>
 
@@ -28,6 +29,7 @@ static const struct cmd commands[] = {
     {"slurm", cmd_slurm, CMD_NEEDS_DB, "a Slurm job's energy per step, node and GPU", usage_slurm},
     {"report", cmd_report, CMD_NEEDS_DB, "write an HTML report with figures of a sweep or a run",
      usage_report},
+    {"config", cmd_config, 0, "show the settings in effect and where each comes from", usage_config},
 };
 
 const struct cmd *cmd_find(const char *name)
@@ -75,9 +77,11 @@ int cmd_option_error(const char *verb, int c, char **argv)
 
 static void print_help(FILE *f)
 {
-	fprintf(f, "usage: greenops [--version] [--help] VERB [ARGS...]\n\n"
-	           "Measures what machine-learning work costs in energy, from the hardware's own sensors.\n\n"
-	           "verbs:\n");
+	fprintf(f,
+	        "usage: greenops [--version] [--help] [--no-config] VERB [ARGS...]\n\n"
+	        "Measures what machine-learning work costs in energy, from the hardware's own sensors.\n\n"
+	        "  --no-config  read no configuration file (docs/CONFIG.md; 'greenops config' shows it)\n\n"
+	        "verbs:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'greenops help VERB' shows a verb's options.\n");
@@ -100,6 +104,13 @@ int main(int argc, char **argv)
 		print_help(stderr);
 		return 2;
 	}
+	bool no_config = !strcmp(argv[1], "--no-config");
+	if (no_config && argc < 3) {
+		print_help(stderr);
+		return 2;
+	}
+	if (no_config)
+		argc--, argv++;
 	const char *verb = argv[1];
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
 		print_help(stdout);
@@ -133,5 +144,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--")) {
 			break;
 		}
+	if (config_load(no_config) < 0)
+		return 2;
 	return finish_stdout(c->fn(argc - 1, argv + 1));
 }

@@ -21,6 +21,31 @@ bool parse_double(const char *verb, const char *name, const char *arg, double mi
 	return true;
 }
 
+bool monitor_idle_parse(const char *arg, struct gops_options *o)
+{
+	char *end;
+	double v;
+	if (!strcmp(arg, "none")) {
+		o->idle = GOPS_IDLE_NONE;
+	} else if (!strcmp(arg, "stored")) {
+		o->idle = GOPS_IDLE_STORED;
+	} else if (!strcmp(arg, "measure")) {
+		o->idle = GOPS_IDLE_MEASURE, o->idle_seconds = 10;
+	} else if (!strncmp(arg, "measure:", 8)) {
+		errno = 0;
+		v = strtod(arg + 8, &end);
+		if (errno || end == arg + 8 || *end || !(v >= 0.5) || v > 3600)
+			return false;
+		o->idle = GOPS_IDLE_MEASURE, o->idle_seconds = v;
+	} else {
+		v = strtod(arg, &end);
+		if (end == arg || *end || !(v >= 0) || v > 1e6)
+			return false;
+		o->idle = GOPS_IDLE_WATTS, o->idle_watts = v;
+	}
+	return true;
+}
+
 int monitor_opt(const char *verb, int opt, const char *arg, struct gops_options *o)
 {
 	double v;
@@ -39,27 +64,11 @@ int monitor_opt(const char *verb, int opt, const char *arg, struct gops_options 
 		o->cpu_tdp_w = v;
 		return 1;
 	case OPT_IDLE:
-		if (!strcmp(arg, "none"))
-			o->idle = GOPS_IDLE_NONE;
-		else if (!strcmp(arg, "stored"))
-			o->idle = GOPS_IDLE_STORED;
-		else if (!strcmp(arg, "measure"))
-			o->idle = GOPS_IDLE_MEASURE, o->idle_seconds = 10;
-		else if (!strncmp(arg, "measure:", 8)) {
-			if (!parse_double(verb, "idle", arg + 8, 0.5, 3600, &v))
-				return -1;
-			o->idle = GOPS_IDLE_MEASURE, o->idle_seconds = v;
-		} else {
-			char *end;
-			v = strtod(arg, &end);
-			if (end == arg || *end || !(v >= 0) || v > 1e6) {
-				cmd_usage_error(verb,
-				                "invalid value '%s' for --idle (none, stored, "
-				                "measure[:SECONDS] or WATTS)",
-				                arg);
-				return -1;
-			}
-			o->idle = GOPS_IDLE_WATTS, o->idle_watts = v;
+		if (!monitor_idle_parse(arg, o)) {
+			cmd_usage_error(
+			    verb, "invalid value '%s' for --idle (none, stored, measure[:SECONDS] or WATTS)",
+			    arg);
+			return -1;
 		}
 		return 1;
 	}

@@ -26,6 +26,10 @@ enum {
  * of them, -1 after printing a one-line error for a bad value. */
 int monitor_opt(const char *verb, int opt, const char *arg, struct gops_options *o);
 
+/* --idle's value: none, stored, measure[:SECONDS] (0.5 to 3600) or WATTS; false when it is
+ * none of these (nothing printed). */
+bool monitor_idle_parse(const char *arg, struct gops_options *o);
+
 /* Parses a positive number, or prints "greenops VERB: invalid value 'ARG' for --NAME" and fails. */
 bool parse_double(const char *verb, const char *name, const char *arg, double min, double max, double *out);
 

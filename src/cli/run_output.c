@@ -1,7 +1,9 @@
 /* Writes a measured run to the database, --json, --timeline and the summary. */
 #include "cli/run_output.h"
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "cli/csv.h"
+#include "cli/db_cli.h"
 #include "cli/summary.h"
 #include "cli/plot.h"
 #include "store/db.h"
@@ -29,6 +31,7 @@ void run_output_init(struct run_output *o)
 	memset(o, 0, sizeof *o);
 	o->carbon = 475;
 	o->pue = 1;
+	config_cost_defaults(&o->carbon, &o->pue, &o->price, &o->currency); /* the flags come after */
 	o->verb = "run";
 	o->units = NAN;
 	o->cpu_span_s = NAN;
@@ -60,10 +63,43 @@ static int check_writable(const char *verb, const char *opt, const char *path)
 	return rc;
 }
 
+/* Every output path with its option, in one table for the checks. */
+#define N_OUTPUTS 7
+static void outputs(const struct run_output *o, const char *opt[N_OUTPUTS], const char *path[N_OUTPUTS])
+{
+	static const char *const names[N_OUTPUTS] = {"--json",       "--timeline",    "--plot",
+	                                             "--export-csv", "--export-json", "--export-markdown",
+	                                             "--output"};
+	const char *paths[N_OUTPUTS] = {o->json_path,       o->timeline_path,    o->plot_path,
+	                                o->export_csv_path, o->export_json_path, o->export_md_path,
+	                                o->summary_path};
+	for (size_t i = 0; i < N_OUTPUTS; i++)
+		opt[i] = names[i], path[i] = paths[i];
+}
+
+bool run_output_takes_stdout(const struct run_output *o)
+{
+	const char *opt[N_OUTPUTS], *path[N_OUTPUTS];
+	outputs(o, opt, path);
+	for (size_t i = 0; i < N_OUTPUTS; i++)
+		if (path[i] && !strcmp(path[i], "-"))
+			return true;
+	return false;
+}
+
 int run_output_check_paths(const struct run_output *o)
 {
-	if (o->json_path && o->timeline_path && !strcmp(o->json_path, "-") && !strcmp(o->timeline_path, "-"))
-		return cmd_error(o->verb, "--json - and --timeline - cannot both use stdout"), -EINVAL;
+	const char *opt[N_OUTPUTS], *path[N_OUTPUTS];
+	outputs(o, opt, path);
+	const char *first = NULL;
+	for (size_t i = 0; i < N_OUTPUTS; i++)
+		if (path[i] && !strcmp(path[i], "-")) {
+			if (first)
+				return cmd_error(o->verb, "%s - and %s - cannot both use stdout", first,
+				                 opt[i]),
+				       -EINVAL;
+			first = opt[i];
+		}
 	if (o->plot_path) {
 		size_t n = strlen(o->plot_path);
 		if (!strcmp(o->plot_path, "-") || n < 4 ||
@@ -74,9 +110,7 @@ int run_output_check_paths(const struct run_output *o)
 			                 o->plot_path),
 			       -EINVAL;
 	}
-	const char *opt[] = {"--json", "--timeline", "--plot"};
-	const char *path[] = {o->json_path, o->timeline_path, o->plot_path};
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < N_OUTPUTS; i++)
 		if (path[i] && check_writable(o->verb, opt[i], path[i]) < 0)
 			return -EINVAL;
 	return 0;
@@ -257,39 +291,55 @@ void run_output_stats(const double *v, size_t n, struct rep_stats *s)
 	sweep_mean_ci(v, n, 0.95, &s->mean, &s->sd, &s->ci_lo, &s->ci_hi);
 }
 
-/* --repeat: the measured executions, from their windows (the k-th window named "repetition"
- * is the k-th execution), and the statistics of those that exited 0. */
+/* The measured executions and the statistics of those that exited 0. With --repeat, from
+ * their windows (the k-th window named "repetition" is the k-th execution); without, the one
+ * execution is the whole span. */
 struct repeat_view {
-	size_t n; /* executions found, at most o->n_runs */
+	size_t n; /* executions found, at most o->n_runs (1 without --repeat) */
 	double *energy, *unc, *dur;
+	int *status;
+	const struct gops_domain_result **domains; /* each execution's domains, n_domains of them */
+	size_t *n_domains;
+	double units; /* units per execution, NAN none */
 	struct rep_stats energy_s, dur_s;
 };
 
-static void repeat_view(const struct run_output *o, const struct gops_result *r, struct repeat_view *v)
+static void repeat_view(const struct run_output *o, const struct gops_result *r, int exit_status,
+                        struct repeat_view *v)
 {
 	memset(v, 0, sizeof *v);
-	size_t cap = o->n_runs ? o->n_runs : 1;
+	size_t cap = o->repeat && o->n_runs ? o->n_runs : 1;
 	v->energy = calloc(cap, sizeof *v->energy);
 	v->unc = calloc(cap, sizeof *v->unc);
 	v->dur = calloc(cap, sizeof *v->dur);
+	v->status = calloc(cap, sizeof *v->status);
+	v->domains = calloc(cap, sizeof *v->domains);
+	v->n_domains = calloc(cap, sizeof *v->n_domains);
 	double *e_ok = calloc(cap, sizeof *e_ok), *d_ok = calloc(cap, sizeof *d_ok);
-	if (!v->energy || !v->unc || !v->dur || !e_ok || !d_ok)
+	if (!v->energy || !v->unc || !v->dur || !v->status || !v->domains || !v->n_domains || !e_ok || !d_ok)
 		abort();
-	size_t ne = 0, nd = 0;
-	for (size_t i = 0; i < r->n_windows && v->n < o->n_runs; i++) {
-		const struct gops_window_result *w = &r->windows[i];
-		if (strcmp(w->name, "repetition"))
+	v->units = o->repeat ? o->units : r->units;
+	if (!(v->units > 0))
+		v->units = NAN;
+	for (size_t i = 0; o->repeat ? i < r->n_windows && v->n < o->n_runs : v->n < 1; i++) {
+		const struct gops_window_result *w = o->repeat ? &r->windows[i] : NULL;
+		if (w && strcmp(w->name, "repetition"))
 			continue;
-		v->energy[v->n] = w->energy_j;
-		v->unc[v->n] = w->uncertainty_j;
-		v->dur[v->n] = w->end_s - w->start_s;
-		if (o->run_status[v->n] == 0) {
-			d_ok[nd++] = v->dur[v->n];
-			if (!isnan(w->energy_j)) /* no sensor: time alone */
-				e_ok[ne++] = w->energy_j;
-		}
+		v->energy[v->n] = w ? w->energy_j : r->energy_j;
+		v->unc[v->n] = w ? w->uncertainty_j : r->uncertainty_j;
+		v->dur[v->n] = w ? w->end_s - w->start_s : r->duration_s;
+		v->status[v->n] = w ? o->run_status[v->n] : exit_status;
+		v->domains[v->n] = w ? w->domains : r->domains;
+		v->n_domains[v->n] = w ? w->n_domains : r->n_domains;
 		v->n++;
 	}
+	size_t ne = 0, nd = 0;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->status[i] == 0) {
+			d_ok[nd++] = v->dur[i];
+			if (!isnan(v->energy[i])) /* no sensor: time alone */
+				e_ok[ne++] = v->energy[i];
+		}
 	run_output_stats(e_ok, ne, &v->energy_s);
 	run_output_stats(d_ok, nd, &v->dur_s);
 	free(e_ok);
@@ -301,6 +351,9 @@ static void repeat_view_release(struct repeat_view *v)
 	free(v->energy);
 	free(v->unc);
 	free(v->dur);
+	free(v->status);
+	free(v->domains);
+	free(v->n_domains);
 }
 
 /* {mean, sd, min, max, ci95: [lo, hi]}, each figure scaled by K (1 / units per execution). */
@@ -312,23 +365,25 @@ static json_t *stats_json(const struct rep_stats *s, double k)
 	                 gops_json_num(s->ci_hi * k));
 }
 
-static json_t *repeat_json(const struct run_output *o, const struct gops_result *r)
+/* The repeat object of --json (docs/CONTRACTS.md); --export-json writes it without --repeat
+ * too, for the one execution (count 1). */
+static json_t *repeat_json(const struct run_output *o, const struct gops_result *r, int exit_status)
 {
 	struct repeat_view v;
-	repeat_view(o, r, &v);
+	repeat_view(o, r, exit_status, &v);
 	json_t *runs = json_array();
 	for (size_t i = 0; i < v.n; i++)
 		json_array_append_new(runs,
 		                      json_pack("{s:o,s:o,s:o,s:i}", "energy_j", gops_json_num(v.energy[i]),
 		                                "uncertainty_j", gops_json_num(v.unc[i]), "duration_s",
-		                                gops_json_num(v.dur[i]), "exit_status", o->run_status[i]));
+		                                gops_json_num(v.dur[i]), "exit_status", v.status[i]));
 	json_t *rep = json_object();
-	json_object_set_new(rep, "count", json_integer(o->repeat));
+	json_object_set_new(rep, "count", json_integer(o->repeat ? o->repeat : 1));
 	json_object_set_new(rep, "warmup", json_integer(o->warmup));
 	json_object_set_new(rep, "energy_j", stats_json(&v.energy_s, 1));
 	json_object_set_new(rep, "duration_s", stats_json(&v.dur_s, 1));
-	if (!isnan(o->units) && o->units > 0)
-		json_object_set_new(rep, "energy_per_unit_j", stats_json(&v.energy_s, 1 / o->units));
+	if (!isnan(v.units))
+		json_object_set_new(rep, "energy_per_unit_j", stats_json(&v.energy_s, 1 / v.units));
 	json_object_set_new(rep, "runs", runs);
 	repeat_view_release(&v);
 	return rep;
@@ -362,7 +417,7 @@ static void stats_lines(FILE *f, const char *label, const struct rep_stats *s, d
 static void repeat_summary(FILE *f, const struct run_output *o, const struct gops_result *r)
 {
 	struct repeat_view v;
-	repeat_view(o, r, &v);
+	repeat_view(o, r, 0, &v);
 	if (v.n < o->repeat)
 		fprintf(f, "  %zu of %u repetitions measured", v.n, o->repeat);
 	else
@@ -412,7 +467,7 @@ static int write_json(const struct run_output *o, const struct gops_result *r, i
 		json_object_set_new(obj, "repetitions", rep);
 	}
 	if (o->repeat)
-		json_object_set_new(obj, "repeat", repeat_json(o, r));
+		json_object_set_new(obj, "repeat", repeat_json(o, r, status));
 	if (o->run_id > 0)
 		json_object_set_new(obj, "run_id", json_integer(o->run_id));
 	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -467,6 +522,158 @@ static int write_timeline(const struct run_output *o, gops_monitor *m)
 	return 0;
 }
 
+/* An output file, or stdout for "-"; prints the error naming the path. */
+static FILE *out_open(const struct run_output *o, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	if (!f)
+		cmd_error(o->verb, "cannot write '%s': %s", path, strerror(errno));
+	return f;
+}
+
+static int out_close(const struct run_output *o, FILE *f, const char *path)
+{
+	bool bad = ferror(f);
+	if (f == stdout)
+		bad |= fflush(f) != 0;
+	else
+		bad |= fclose(f) != 0;
+	if (bad) {
+		cmd_error(o->verb, "cannot write '%s': %s", path, strerror(errno ? errno : EIO));
+		return -EIO;
+	}
+	return 0;
+}
+
+static double domain_energy(const struct gops_domain_result *d, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(d[i].name, name))
+			return d[i].energy_j;
+	return NAN;
+}
+
+/* --export-csv: one row per execution, warmups first (time and status only: they are in
+ * nothing measured), then each measured execution with its energy, total and per domain. No
+ * summary row: the statistics are in --export-json and --export-markdown. */
+static int write_export_csv(const struct run_output *o, const struct gops_result *r, int exit_status)
+{
+	FILE *f = out_open(o, o->export_csv_path);
+	if (!f)
+		return -EIO;
+	struct repeat_view v;
+	repeat_view(o, r, exit_status, &v);
+	fputs("index,warmup,exit_status,duration_s,energy_j,uncertainty_j,energy_per_unit_j", f);
+	for (size_t k = 0; k < r->n_domains; k++) {
+		fputc(',', f);
+		char col[64];
+		snprintf(col, sizeof col, "energy_j_%s", r->domains[k].name);
+		csv_text(f, col);
+	}
+	fputc('\n', f);
+	for (unsigned i = 0; o->warmup_s && i < o->warmup; i++) {
+		fprintf(f, "%u,true,%d,", i + 1, o->warmup_status[i]);
+		csv_real(f, o->warmup_s[i]);
+		fputs(",,,", f);
+		for (size_t k = 0; k < r->n_domains; k++)
+			fputc(',', f);
+		fputc('\n', f);
+	}
+	for (size_t i = 0; i < v.n; i++) {
+		fprintf(f, "%zu,false,%d,", i + 1, v.status[i]);
+		csv_real(f, v.dur[i]);
+		fputc(',', f);
+		csv_real(f, v.energy[i]);
+		fputc(',', f);
+		csv_real(f, v.unc[i]);
+		fputc(',', f);
+		csv_real(f, v.energy[i] / v.units);
+		for (size_t k = 0; k < r->n_domains; k++) {
+			fputc(',', f);
+			csv_real(f, domain_energy(v.domains[i], v.n_domains[i], r->domains[k].name));
+		}
+		fputc('\n', f);
+	}
+	repeat_view_release(&v);
+	return out_close(o, f, o->export_csv_path);
+}
+
+/* --export-json: the command, its units and the repeat object of --json (with --repeat or
+ * not), so that one file holds every execution and the statistics. */
+static int write_export_json(const struct run_output *o, const struct gops_result *r, int exit_status)
+{
+	json_t *obj = json_object();
+	json_t *cmd = json_array();
+	for (char **a = o->argv; a && *a; a++)
+		json_array_append_new(cmd, gops_json_text(*a));
+	json_object_set_new(obj, "command", cmd);
+	json_object_set_new(obj, "exit_status", json_integer(exit_status));
+	json_object_set_new(obj, "units", gops_json_num(o->units));
+	json_object_set_new(obj, "repeat", repeat_json(o, r, exit_status));
+	if (o->run_id > 0)
+		json_object_set_new(obj, "run_id", json_integer(o->run_id));
+	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	json_decref(obj);
+	if (!s)
+		return cmd_error(o->verb, "cannot encode the result as JSON"), -ENOMEM;
+	FILE *f = out_open(o, o->export_json_path);
+	if (!f) {
+		free(s);
+		return -EIO;
+	}
+	fprintf(f, "%s\n", s);
+	free(s);
+	return out_close(o, f, o->export_json_path);
+}
+
+/* A cell of the markdown table: "M ± SD" at 4 significant digits, "-" when unknown. */
+static void md_cell(FILE *f, double v, double sd)
+{
+	if (isnan(v))
+		fputs(" - |", f);
+	else if (isnan(sd))
+		fprintf(f, " %.4g |", v);
+	else
+		fprintf(f, " %.4g ± %.4g |", v, sd);
+}
+
+/* --export-markdown: one table row for the command, as hyperfine's, in joules and seconds. */
+static int write_export_md(const struct run_output *o, const struct gops_result *r, int exit_status)
+{
+	FILE *f = out_open(o, o->export_md_path);
+	if (!f)
+		return -EIO;
+	struct repeat_view v;
+	repeat_view(o, r, exit_status, &v);
+	bool per_unit = !isnan(v.units);
+	fprintf(f, "| Command | Runs | Energy [J] | Min [J] | Max [J] | Time [s] | Min [s] | Max [s] |%s\n",
+	        per_unit ? " Energy/unit [J] |" : "");
+	fprintf(f, "|:---|---:|---:|---:|---:|---:|---:|---:|%s\n", per_unit ? "---:|" : "");
+	size_t argc = 0;
+	while (o->argv && o->argv[argc])
+		argc++;
+	char *cmd = db_cli_command_line(o->argv, argc);
+	fputs("| `", f);
+	for (const char *c = cmd; *c; c++) /* in a table cell of a code span */
+		if (*c == '|')
+			fputs("\\|", f);
+		else
+			fputc(*c == '`' ? '\'' : *c, f);
+	free(cmd);
+	fprintf(f, "` | %zu |", v.dur_s.n);
+	md_cell(f, v.energy_s.mean, v.energy_s.sd);
+	md_cell(f, v.energy_s.min, NAN);
+	md_cell(f, v.energy_s.max, NAN);
+	md_cell(f, v.dur_s.mean, v.dur_s.sd);
+	md_cell(f, v.dur_s.min, NAN);
+	md_cell(f, v.dur_s.max, NAN);
+	if (per_unit)
+		md_cell(f, v.energy_s.mean / v.units, v.energy_s.sd / v.units);
+	fputc('\n', f);
+	repeat_view_release(&v);
+	return out_close(o, f, o->export_md_path);
+}
+
 int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, int signal)
 {
 	const struct gops_result *r = gops_monitor_result(m);
@@ -476,6 +683,12 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 	if (o->json_path && write_json(o, r, exit_status, signal) < 0)
 		rc = -1;
 	if (o->timeline_path && write_timeline(o, m) < 0)
+		rc = -1;
+	if (o->export_csv_path && write_export_csv(o, r, exit_status) < 0)
+		rc = -1;
+	if (o->export_json_path && write_export_json(o, r, exit_status) < 0)
+		rc = -1;
+	if (o->export_md_path && write_export_md(o, r, exit_status) < 0)
 		rc = -1;
 	if (o->plot_path) {
 		char err[512], title[300];
@@ -492,7 +705,10 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		if (gops_db_run_finish(o->db, o->run_id, r, exit_status, signal, st) < 0)
 			cmd_error(o->verb, "%s", gops_db_error(o->db)), rc = -1;
 	}
-	if (!o->quiet) {
+	FILE *f = o->summary_path ? out_open(o, o->summary_path) : o->quiet ? NULL : stderr;
+	if (o->summary_path && !f)
+		rc = -1;
+	if (f) {
 		struct summary_ctx c = {.command = o->command,
 		                        .exit_status = exit_status,
 		                        .signal = signal,
@@ -501,15 +717,17 @@ int run_output_finish(struct run_output *o, gops_monitor *m, int exit_status, in
 		                        .price_per_kwh = o->price,
 		                        .currency = o->currency,
 		                        .units_given = o->repeat ? o->units * o->n_runs : o->units};
-		summary_print(stderr, r, &c);
+		summary_print(f, r, &c);
 		if (o->repeat)
-			repeat_summary(stderr, o, r);
+			repeat_summary(f, o, r);
 		if (o->repetitions) {
 			double e, u;
 			run_output_per_repetition(r, o->repetitions, &e, &u);
-			fprintf(stderr, "  %u repetitions over %.3f s: %.4f J ± %.4f J per repetition\n",
+			fprintf(f, "  %u repetitions over %.3f s: %.4f J ± %.4f J per repetition\n",
 			        o->repetitions, r->duration_s, e, u);
 		}
+		if (o->summary_path && out_close(o, f, o->summary_path) < 0)
+			rc = -1;
 	}
 	return rc;
 }
@@ -536,4 +754,6 @@ void run_output_release(struct run_output *o)
 	free(o->idle_names);
 	free(o->idle);
 	free(o->run_status);
+	free(o->warmup_s);
+	free(o->warmup_status);
 }

@@ -9,6 +9,9 @@
 
 struct run_output {
 	const char *json_path, *timeline_path, *plot_path, *db_path, *model_path;
+	/* --export-csv, --export-json, --export-markdown: the executions and their statistics;
+	 * -o: the summary, to this file instead of stderr ("-" for each: stdout) */
+	const char *export_csv_path, *export_json_path, *export_md_path, *summary_path;
 	bool no_db, store_samples, quiet;
 	double carbon, pue, price;
 	const char *currency; /* NULL: none named */
@@ -28,6 +31,9 @@ struct run_output {
 	 * status of each (128+N for signal N) */
 	unsigned repeat, warmup, n_runs;
 	int *run_status;
+	/* each warmup's duration and exit status, for the exports (warmup entries) */
+	double *warmup_s;
+	int *warmup_status;
 	/* private */
 	const struct gops_options *opts;
 	void *db;
@@ -40,10 +46,12 @@ struct run_output {
 };
 
 void run_output_init(struct run_output *o);
-/* Checks --json, --timeline and --plot before anything runs: at most one of them is "-",
- * --plot names a .svg, and each file's folder exists and is writable. Prints one line naming
- * the path; returns < 0 when one is not usable. */
+/* Checks every output path (--json, --timeline, --plot, the exports, -o) before anything
+ * runs: at most one of them is "-", --plot names a .svg or .png, and each file's folder exists
+ * and is writable. Prints one line naming the path; returns < 0 when one is not usable. */
 int run_output_check_paths(const struct run_output *o);
+/* Whether an output goes to stdout (then the command's stdout goes to stderr). */
+bool run_output_takes_stdout(const struct run_output *o);
 /* greenops's own CPU time so far (all its threads), in seconds. */
 double run_output_self_cpu(void);
 /* Opens the database and loads what the options need (stored baseline, model counts).

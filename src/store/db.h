@@ -15,9 +15,12 @@ struct gops_db;
 
 /* --- opening ------------------------------------------------------------------------- */
 
-/* Path used when no --db is given: $GREENOPS_DB, else $XDG_DATA_HOME/greenops/greenops.db,
- * else $HOME/.local/share/greenops/greenops.db. Caller frees; NULL when there is no home. */
+/* Path used when no --db is given: $GREENOPS_DB, else the configured path (below), else
+ * $XDG_DATA_HOME/greenops/greenops.db, else $HOME/.local/share/greenops/greenops.db. Caller
+ * frees; NULL when there is no home. */
 char *gops_db_default_path(void);
+/* The path a configuration names (copied; NULL: none), the default after $GREENOPS_DB. */
+void gops_db_set_configured_path(const char *path);
 
 #define GOPS_DB_NO_CREATE 0x1 /* -ENOENT when the file does not exist (verbs that only read) */
 

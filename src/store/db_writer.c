@@ -216,11 +216,21 @@ int db_enqueue(struct gops_db *db, struct job *j)
 
 /* --- opening and closing ------------------------------------------------------------- */
 
+static char *configured_path;
+
+void gops_db_set_configured_path(const char *path)
+{
+	free(configured_path);
+	configured_path = path ? gops_xstrdup(path) : NULL;
+}
+
 char *gops_db_default_path(void)
 {
 	const char *p = getenv("GREENOPS_DB");
 	if (p && *p)
 		return gops_xstrdup(p);
+	if (configured_path)
+		return gops_xstrdup(configured_path);
 	/* XDG: a relative XDG_DATA_HOME is invalid and must be ignored. */
 	const char *xdg = getenv("XDG_DATA_HOME");
 	if (xdg && xdg[0] == '/')

@@ -35,7 +35,7 @@ done
 for verb in run idle runs show export-csv analyze; do
 	line=$("$GREENOPS" help $verb | grep -A1 -- '--db PATH' | tr -s ' \n' ' ')
 	case $line in
-	*'default $GREENOPS_DB, else ~/.local/share/greenops/greenops.db'*) ok "$verb: help names the default database" ;;
+	*'default $GREENOPS_DB, else config, else ~/.local/share/greenops/greenops.db'*) ok "$verb: help names the default database" ;;
 	*) not_ok "$verb: help names the default database" "$line" ;;
 	esac
 done

@@ -14,6 +14,10 @@ export GREENOPS_DB="$SCRATCH/results.db"
 # The counter phase greenops remembers per GPU stays in the scratch folder, never the user's.
 mkdir -m 700 "$SCRATCH/run"
 export XDG_RUNTIME_DIR="$SCRATCH/run"
+# No configuration file of the user's: an empty configuration folder (tests/e2e/config.sh
+# writes its own files there or names them with GREENOPS_CONFIG).
+unset GREENOPS_CONFIG
+export XDG_CONFIG_HOME="$SCRATCH/config"
 
 ok() { _n=$((_n + 1)); echo "ok $_n - $1"; }
 not_ok() {
