@@ -35,7 +35,8 @@ const char usage_report[] =
     "\n"
     "  --sweep ID         a sweep (greenops sweep prints its id)\n"
     "  --run ID|last      one stored run\n"
-    "  --db PATH          results database (default $GREENOPS_DB or ~/.local/share/greenops)\n"
+    "  --db PATH          results database\n"
+    "                     (" HELP_DB_DEFAULT ")\n"
     "  -o, --output DIR   where to write (default greenops-report-sweep-ID or greenops-report-run-ID)\n"
     "  --subject-to C     the cheapest configuration must meet C (as greenops analyze --sweep)\n"
     "  --no-figures       the HTML only (no node or rsvg-convert needed)\n";
