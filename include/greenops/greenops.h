@@ -165,6 +165,24 @@ GOPS_EXPORT void gops_monitor_count_malformed(gops_monitor *m);
 /* Available after stop. Owned by the monitor. */
 GOPS_EXPORT const struct gops_result *gops_monitor_result(const gops_monitor *m);
 
+/* One ended window's figures while the monitor runs, the ones gops_monitor_stop will give: the
+ * window `name` ended at end_ns (the t_ns given to gops_monitor_end_window; 0: the last window
+ * of that name to end). A window's energy is final once every domain has been read past its
+ * end, so this waits for that: for a counter updated every 100 ms (NVML), the reading after
+ * the next update when the window's end had counter readings of its own (end_window asks for
+ * them, within a budget of 2% of a core; 0.1 to 0.2 s against the fake NVML), else one
+ * sampling interval; never longer than four updates or a second.
+ * *final (may be NULL) is then true. It is false when a domain was not read past the end in
+ * that time, or when its counter is read next only at its periodic reading (a window among
+ * many short ones spread by instant power, which is not waited for): the figures then take
+ * the energy after the last counter reading from instant power, and the result after stop has
+ * the final ones. A window of the span that ended, after stop: its figures from the result.
+ * *out is the caller's, freed with gops_window_result_free. Not to be called concurrently with
+ * stop or free. -ENOENT: no such ended window; -EINVAL: not started, or no name. */
+GOPS_EXPORT int gops_monitor_window_result(gops_monitor *m, const char *name, int64_t end_ns,
+                                           struct gops_window_result **out, bool *final);
+GOPS_EXPORT void gops_window_result_free(struct gops_window_result *w);
+
 /* One power sample for timelines: time from the span start, domain, watts, counter joules
  * (NAN where the sample had none). Calls fn for every sample in time order. */
 typedef int (*gops_sample_fn)(void *ctx, double t_s, const char *domain, double watts, double counter_j);

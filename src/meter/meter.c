@@ -713,16 +713,45 @@ static void sum_into(const struct gops_domain_result *v, size_t n, double *e, do
 	}
 }
 
+void meter_window_release(struct gops_window_result *w)
+{
+	free(w->name);
+	release_domains(w->domains, w->n_domains);
+	for (size_t k = 0; k < w->n_warnings; k++)
+		free(w->warnings[k]);
+	free(w->warnings);
+	memset(w, 0, sizeof *w);
+}
+
+static char **copy_strv(char *const *v, size_t n)
+{
+	char **c = calloc(n ? n : 1, sizeof *c);
+	if (!c)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		c[i] = gops_xstrdup(v[i]);
+	return c;
+}
+
+void meter_window_copy(const struct gops_window_result *src, struct gops_window_result *dst)
+{
+	*dst = *src;
+	dst->name = gops_xstrdup(src->name);
+	dst->warnings = copy_strv(src->warnings, src->n_warnings);
+	dst->domains = calloc(src->n_domains ? src->n_domains : 1, sizeof *dst->domains);
+	if (!dst->domains)
+		abort();
+	for (size_t i = 0; i < src->n_domains; i++) {
+		dst->domains[i] = src->domains[i];
+		dst->domains[i].warnings = copy_strv(src->domains[i].warnings, src->domains[i].n_warnings);
+	}
+}
+
 void meter_result_release(struct gops_result *r)
 {
 	release_domains(r->domains, r->n_domains);
-	for (size_t i = 0; i < r->n_windows; i++) {
-		free(r->windows[i].name);
-		release_domains(r->windows[i].domains, r->windows[i].n_domains);
-		for (size_t k = 0; k < r->windows[i].n_warnings; k++)
-			free(r->windows[i].warnings[k]);
-		free(r->windows[i].warnings);
-	}
+	for (size_t i = 0; i < r->n_windows; i++)
+		meter_window_release(&r->windows[i]);
 	free(r->windows);
 	for (size_t i = 0; i < r->n_tags; i++) {
 		free(r->tags[i].key);
@@ -748,6 +777,90 @@ static struct gops_domain_result *span_domains(const struct gops_monitor *m, int
 	}
 	mark_summed(m, v, m->n_dom);
 	return v;
+}
+
+/* Window w's figures inside the span [t0, t1], whose own domain results are `run`: a domain
+ * not summed in the span is not summed in the window, and one not measured is not measured. */
+static void window_figures(const struct gops_monitor *m, const struct window *w,
+                           const struct gops_domain_result *run, int64_t t0, int64_t t1,
+                           struct gops_window_result *o)
+{
+	int64_t b = w->begin_ns, e = w->end_ns ? w->end_ns : t1;
+	o->name = gops_xstrdup(w->name);
+	o->open = w->end_ns == 0;
+	if (b < t0)
+		b = t0;
+	if (e > t1)
+		e = t1;
+	if (e < b)
+		e = b;
+	o->start_s = (double)(b - t0) * NS;
+	o->end_s = (double)(e - t0) * NS;
+	o->units = w->units;
+	o->n_domains = m->n_dom;
+	o->domains = span_domains(m, b, e, false);
+	for (size_t k = 0; k < m->n_dom; k++) {
+		if (!run[k].summed)
+			o->domains[k].summed = false;
+		if (run[k].method == GOPS_METHOD_NONE) {
+			o->domains[k].method = GOPS_METHOD_NONE;
+			o->domains[k].energy_j = o->domains[k].dynamic_energy_j = NAN;
+			o->domains[k].avg_power_w = o->domains[k].uncertainty_j = NAN;
+		}
+	}
+	sum_into(o->domains, o->n_domains, &o->energy_j, &o->dynamic_energy_j, &o->uncertainty_j);
+	if (m->opts.idle == GOPS_IDLE_WATTS && !isnan(o->energy_j))
+		o->dynamic_energy_j = o->energy_j - m->opts.idle_watts * (o->end_s - o->start_s);
+	o->energy_per_unit_j = !isnan(o->units) && o->units > 0 ? o->energy_j / o->units : NAN;
+	char **warn = NULL;
+	size_t nw = 0;
+	if (o->open) {
+		gops_strv_pushf(&warn, &nw, "window '%s' was never ended: closed at the end of the run",
+		                o->name);
+	}
+	if (w->spread) {
+		if (w->spread_gap_ns > 0)
+			gops_strv_pushf(
+			    &warn, &nw,
+			    "no counter readings at the edges of '%s': windows of that name begin "
+			    "every %.3f s, faster than the budget for counter reads (%.0f%% of a "
+			    "core) allows; energy is spread by instant power between readings and "
+			    "the uncertainty includes their measured disagreement",
+			    o->name, (double)w->spread_gap_ns * NS, 100 * m->edge_share);
+		else
+			gops_strv_pushf(
+			    &warn, &nw,
+			    "no counter readings at the edges of '%s': the budget for counter reads "
+			    "(%.0f%% of a core) was spent; energy is spread by instant power between "
+			    "readings and the uncertainty includes their measured disagreement",
+			    o->name, 100 * m->edge_share);
+	}
+	for (size_t k = 0; !w->spread && k < m->n_dom; k++) {
+		int64_t late = unread_edge(&m->dom[k], b, e);
+		if (late >= 0 && o->domains[k].method == GOPS_METHOD_COUNTER) {
+			gops_strv_pushf(&warn, &nw,
+			                "the counter readings around the edge at %.3f s came late (a busy "
+			                "machine?): %s's energy there is spread by instant power, and the "
+			                "uncertainty says how far",
+			                (double)(late - t0) * NS, m->dom[k].info.name);
+			break;
+		}
+	}
+	if (w->begin_ns < t0 || (w->end_ns && w->end_ns > t1)) {
+		gops_strv_pushf(&warn, &nw, "window '%s' reaches outside the measured span: clipped",
+		                o->name);
+	}
+	for (size_t k = 0; k < m->n_dom; k++) {
+		double per = o->domains[k].update_period_s;
+		if (o->domains[k].summed && o->domains[k].method == GOPS_METHOD_COUNTER && per > 0 &&
+		    o->end_s - o->start_s < 10 * per) {
+			gops_strv_pushf(&warn, &nw, "shorter than ten counter updates of %s (%.0f ms each)",
+			                o->domains[k].name, per * 1e3);
+			break;
+		}
+	}
+	o->warnings = warn;
+	o->n_warnings = nw;
 }
 
 int meter_compute(struct gops_monitor *m)
@@ -777,88 +890,8 @@ int meter_compute(struct gops_monitor *m)
 	r->windows = calloc(m->n_win ? m->n_win : 1, sizeof *r->windows);
 	if (!r->windows)
 		abort();
-	for (size_t i = 0; i < m->n_win; i++) {
-		const struct window *w = &m->win[i];
-		struct gops_window_result *o = &r->windows[i];
-		int64_t b = w->begin_ns, e = w->end_ns ? w->end_ns : t1;
-		o->name = gops_xstrdup(w->name);
-		o->open = w->end_ns == 0;
-		if (b < t0)
-			b = t0;
-		if (e > t1)
-			e = t1;
-		if (e < b)
-			e = b;
-		o->start_s = (double)(b - t0) * NS;
-		o->end_s = (double)(e - t0) * NS;
-		o->units = w->units;
-		o->n_domains = m->n_dom;
-		o->domains = span_domains(m, b, e, false);
-		for (size_t k = 0; k < m->n_dom; k++) {
-			if (!r->domains[k].summed)
-				o->domains[k].summed = false;
-			if (r->domains[k].method == GOPS_METHOD_NONE) {
-				o->domains[k].method = GOPS_METHOD_NONE;
-				o->domains[k].energy_j = o->domains[k].dynamic_energy_j = NAN;
-				o->domains[k].avg_power_w = o->domains[k].uncertainty_j = NAN;
-			}
-		}
-		sum_into(o->domains, o->n_domains, &o->energy_j, &o->dynamic_energy_j, &o->uncertainty_j);
-		if (m->opts.idle == GOPS_IDLE_WATTS && !isnan(o->energy_j))
-			o->dynamic_energy_j = o->energy_j - m->opts.idle_watts * (o->end_s - o->start_s);
-		o->energy_per_unit_j = !isnan(o->units) && o->units > 0 ? o->energy_j / o->units : NAN;
-		char **warn = NULL;
-		size_t nw = 0;
-		if (o->open) {
-			gops_strv_pushf(&warn, &nw,
-			                "window '%s' was never ended: closed at the end of the run", o->name);
-		}
-		if (w->spread) {
-			if (w->spread_gap_ns > 0)
-				gops_strv_pushf(
-				    &warn, &nw,
-				    "no counter readings at the edges of '%s': windows of that name begin "
-				    "every %.3f s, faster than the budget for counter reads (%.0f%% of a "
-				    "core) allows; energy is spread by instant power between readings and "
-				    "the uncertainty includes their measured disagreement",
-				    o->name, (double)w->spread_gap_ns * NS, 100 * m->edge_share);
-			else
-				gops_strv_pushf(
-				    &warn, &nw,
-				    "no counter readings at the edges of '%s': the budget for counter reads "
-				    "(%.0f%% of a core) was spent; energy is spread by instant power between "
-				    "readings and the uncertainty includes their measured disagreement",
-				    o->name, 100 * m->edge_share);
-		}
-		for (size_t k = 0; !w->spread && k < m->n_dom; k++) {
-			int64_t late = unread_edge(&m->dom[k], b, e);
-			if (late >= 0 && o->domains[k].method == GOPS_METHOD_COUNTER) {
-				gops_strv_pushf(
-				    &warn, &nw,
-				    "the counter readings around the edge at %.3f s came late (a busy "
-				    "machine?): %s's energy there is spread by instant power, and the "
-				    "uncertainty says how far",
-				    (double)(late - t0) * NS, m->dom[k].info.name);
-				break;
-			}
-		}
-		if (w->begin_ns < t0 || (w->end_ns && w->end_ns > t1)) {
-			gops_strv_pushf(&warn, &nw, "window '%s' reaches outside the measured span: clipped",
-			                o->name);
-		}
-		for (size_t k = 0; k < m->n_dom; k++) {
-			double per = o->domains[k].update_period_s;
-			if (o->domains[k].summed && o->domains[k].method == GOPS_METHOD_COUNTER && per > 0 &&
-			    o->end_s - o->start_s < 10 * per) {
-				gops_strv_pushf(&warn, &nw,
-				                "shorter than ten counter updates of %s (%.0f ms each)",
-				                o->domains[k].name, per * 1e3);
-				break;
-			}
-		}
-		o->warnings = warn;
-		o->n_warnings = nw;
-	}
+	for (size_t i = 0; i < m->n_win; i++)
+		window_figures(m, &m->win[i], r->domains, t0, t1, &r->windows[i]);
 
 	r->n_tags = m->n_tags;
 	r->tags = calloc(m->n_tags ? m->n_tags : 1, sizeof *r->tags);
@@ -878,4 +911,73 @@ int meter_compute(struct gops_monitor *m)
 		unfix_counter(&m->dom[i]);
 	m->have_result = true;
 	return 0;
+}
+
+void meter_window_now(const struct gops_monitor *m, const struct window *w, struct gops_window_result *o,
+                      bool *final, bool *wait)
+{
+	/* A view of the monitor with copies of the domains' records: what the meter reads, and
+	 * series that stop at the samples published now. The sampler goes on appending to the
+	 * originals (an append-only series is readable up to its published length), and the
+	 * judged counter stretches belong to the copies. */
+	struct gops_monitor *v = calloc(1, sizeof *v);
+	struct dom_state *dom = calloc(m->n_dom ? m->n_dom : 1, sizeof *dom);
+	if (!v || !dom)
+		abort();
+	for (size_t i = 0; i < m->n_dom; i++) {
+		memcpy(&dom[i], &m->dom[i], sizeof *dom);
+		atomic_store(&dom[i].anchors.n, series_len(&m->dom[i].anchors));
+		atomic_store(&dom[i].power.n, series_len(&m->dom[i].power));
+	}
+	int64_t t0 = m->t_start, t1 = gops_now_ns();
+	v->opts = m->opts;
+	memcpy(v->ops, m->ops, sizeof v->ops);
+	v->n_src = m->n_src;
+	v->dom = dom;
+	v->n_dom = m->n_dom;
+	v->idle_w = m->idle_w;
+	v->t_start = t0;
+	v->edge_share = m->edge_share;
+
+	/* Final once every domain still read has a reading past the window's end: with a counter,
+	 * the reading after the end (and instant power past it, which splits that update's
+	 * energy); else a power sample after the end. A slow counter whose window edges had no
+	 * readings of their own (spread by instant power) is read next at its anchor period,
+	 * possibly many seconds on: not final, and nothing to wait for. */
+	int64_t e = w->end_ns > t0 ? w->end_ns : t0;
+	*final = true, *wait = false;
+	for (size_t i = 0; i < v->n_dom; i++) {
+		const struct dom_state *d = &dom[i];
+		if ((d->lost_at_ns && d->lost_at_ns <= e) || (!d->energy_ok && !d->power_ok))
+			continue;
+		int64_t need = e;
+		if (d->energy_ok && !d->counter_failing_ns) {
+			size_t na = series_len(&d->anchors);
+			if (!na || an(d, na - 1)->t_ns < e) {
+				*final = false;
+				if (!d->info.energy_expensive || !w->spread)
+					*wait = true;
+				continue;
+			}
+			long k = find_anchor(d, na, e);
+			size_t after = k >= 0 && an(d, (size_t)k)->t_ns == e ? (size_t)k : (size_t)(k + 1);
+			need = an(d, after)->t_ns;
+		}
+		size_t np = series_len(&d->power);
+		if (d->power_ok && (!np || ps(d, np - 1)->t_ns < need)) {
+			*final = false;
+			*wait = true;
+		}
+	}
+	if (o) {
+		for (size_t i = 0; i < v->n_dom; i++)
+			fix_counter(&dom[i]);
+		struct gops_domain_result *run = span_domains(v, t0, t1, true);
+		window_figures(v, w, run, t0, t1, o);
+		release_domains(run, v->n_dom);
+		for (size_t i = 0; i < v->n_dom; i++)
+			unfix_counter(&dom[i]);
+	}
+	free(dom);
+	free(v);
 }

@@ -488,6 +488,98 @@ int gops_monitor_end_window(gops_monitor *m, const char *name, int64_t t_ns)
 	return 0;
 }
 
+/* How long a window's figures may take to become final: four updates of the slowest counter
+ * or sampling rounds (the estimator's model is read every 500 ms), a second at least. */
+static int64_t settle_wait_ns(const struct gops_monitor *m)
+{
+	int64_t longest = m->smp.interval_ns;
+	for (size_t i = 0; i < m->n_dom; i++) {
+		const struct dom_state *d = &m->dom[i];
+		double per = d->measured_period_s > 0      ? d->measured_period_s
+		             : d->info.update_period_s > 0 ? d->info.update_period_s
+		                                           : d->prior_period_s;
+		if (d->info.estimated && per < 0.5)
+			per = 0.5;
+		if ((int64_t)(per * 1e9) > longest)
+			longest = (int64_t)(per * 1e9);
+	}
+	return 4 * longest + 50000000LL > 1000000000LL ? 4 * longest + 50000000LL : 1000000000LL;
+}
+
+int gops_monitor_window_result(gops_monitor *m, const char *name, int64_t end_ns,
+                               struct gops_window_result **out, bool *final)
+{
+	*out = NULL;
+	if (final)
+		*final = false;
+	if (!name || !*name) {
+		monitor_set_error(m, "a window needs a name");
+		return -EINVAL;
+	}
+	char *want = gops_utf8_repair(name);
+	pthread_mutex_lock(&m->lock);
+	if (!m->started) {
+		pthread_mutex_unlock(&m->lock);
+		free(want);
+		monitor_set_error(m, "monitor not started");
+		return -EINVAL;
+	}
+	size_t i = m->n_win;
+	while (i-- > 0 && !(m->win[i].end_ns && !strcmp(m->win[i].name, want) &&
+	                    (end_ns == 0 || m->win[i].end_ns == end_ns)))
+		;
+	free(want);
+	if (i == (size_t)-1) {
+		pthread_mutex_unlock(&m->lock);
+		if (end_ns)
+			monitor_set_error(m, "no window named '%s' ended at %lld ns", name,
+			                  (long long)end_ns);
+		else
+			monitor_set_error(m, "no ended window named '%s'", name);
+		return -ENOENT;
+	}
+	struct gops_window_result *o = calloc(1, sizeof *o);
+	if (!o) {
+		pthread_mutex_unlock(&m->lock);
+		return -ENOMEM;
+	}
+	if (m->have_result) { /* stopped: the span's own figures */
+		meter_window_copy(&m->result.windows[i], o);
+		pthread_mutex_unlock(&m->lock);
+		*out = o;
+		if (final)
+			*final = true;
+		return 0;
+	}
+	struct window w = m->win[i]; /* the array may move once the lock is released */
+	w.name = gops_xstrdup(w.name);
+	pthread_mutex_unlock(&m->lock);
+
+	/* Wait, round by round of the sampler, until every domain has been read past the end. */
+	int64_t deadline = gops_now_ns() + settle_wait_ns(m);
+	bool fin = false, wait = true;
+	for (;;) {
+		uint64_t seen = sampler_rounds(&m->smp);
+		meter_window_now(m, &w, NULL, &fin, &wait);
+		if (fin || !wait || gops_now_ns() >= deadline || !sampler_wait_round(&m->smp, seen, deadline))
+			break;
+	}
+	meter_window_now(m, &w, o, &fin, &wait);
+	free(w.name);
+	*out = o;
+	if (final)
+		*final = fin;
+	return 0;
+}
+
+void gops_window_result_free(struct gops_window_result *w)
+{
+	if (!w)
+		return;
+	meter_window_release(w);
+	free(w);
+}
+
 int gops_monitor_add_units(gops_monitor *m, const char *window, double n)
 {
 	if (!(n >= 0) || isinf(n)) {

@@ -68,6 +68,14 @@ void meter_domain(const struct gops_monitor *m, size_t di, int64_t t0, int64_t t
                   struct gops_domain_result *out);
 int meter_compute(struct gops_monitor *m);
 void meter_result_release(struct gops_result *r);
+void meter_window_release(struct gops_window_result *w);
+void meter_window_copy(const struct gops_window_result *src, struct gops_window_result *dst);
+/* Window w's figures now (o NULL: none), while the sampler runs, as meter_compute will give
+ * them after the span: *final when every domain still read has been read past the window's
+ * end; *wait when such a reading is still to come soon (the next round, or the reads planned
+ * at the edge). */
+void meter_window_now(const struct gops_monitor *m, const struct window *w, struct gops_window_result *o,
+                      bool *final, bool *wait);
 
 void monitor_set_error(struct gops_monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

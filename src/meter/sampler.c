@@ -597,6 +597,8 @@ static void *sampler_main(void *arg)
 		take_edges(m, gops_now_ns());
 		slow = slow_counters(m, gops_now_ns());
 		pthread_mutex_lock(&m->lock);
+		m->rounds++;
+		pthread_cond_broadcast(&m->progress);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
@@ -610,6 +612,7 @@ void sampler_init(struct sampler *m)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->wake, &ca);
+	pthread_cond_init(&m->progress, &ca);
 	pthread_condattr_destroy(&ca);
 }
 
@@ -618,6 +621,7 @@ void sampler_release(struct sampler *m)
 	sampler_stop(m);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->wake);
+	pthread_cond_destroy(&m->progress);
 }
 
 int sampler_start(struct sampler *m, char *err, size_t errlen)
@@ -646,6 +650,26 @@ void sampler_set_windows_open(struct sampler *m, unsigned n)
 	atomic_store(&m->windows_open, n);
 }
 
+uint64_t sampler_rounds(struct sampler *m)
+{
+	pthread_mutex_lock(&m->lock);
+	uint64_t n = m->rounds;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+bool sampler_wait_round(struct sampler *m, uint64_t seen, int64_t deadline_ns)
+{
+	struct timespec ts = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop_req && m->rounds == seen)
+		if (pthread_cond_timedwait(&m->progress, &m->lock, &ts) == ETIMEDOUT)
+			break;
+	bool more = m->rounds != seen;
+	pthread_mutex_unlock(&m->lock);
+	return more;
+}
+
 void sampler_stop(struct sampler *m)
 {
 	if (!m->thread_running)
@@ -653,6 +677,7 @@ void sampler_stop(struct sampler *m)
 	pthread_mutex_lock(&m->lock);
 	m->stop_req = true;
 	pthread_cond_broadcast(&m->wake);
+	pthread_cond_broadcast(&m->progress);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
 	m->thread_running = false;

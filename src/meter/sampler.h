@@ -141,9 +141,13 @@ struct sampler {
 
 	pthread_t thread;
 	bool thread_running;
-	pthread_mutex_t lock; /* the stop flag */
+	pthread_mutex_t lock; /* the stop flag, the edge queue, rounds */
 	pthread_cond_t wake;
 	bool stop_req;
+	/* Rounds of reads the thread has finished, broadcast on `progress` after each: a caller
+	 * waiting for a reading past some moment waits on it (sampler_wait_round). */
+	uint64_t rounds;
+	pthread_cond_t progress;
 };
 
 /* Sets up the lock and the wake-up; the owner fills the fields above before sampling. */
@@ -161,6 +165,10 @@ void sampler_read_all(struct sampler *m, int64_t now, bool force_anchor);
  * after) on every slow counter; the thread takes them as soon as it can. */
 void sampler_queue_edge(struct sampler *m, int64_t t);
 void sampler_set_windows_open(struct sampler *m, unsigned n);
+/* The rounds finished so far, and a wait until the thread finishes a round after `seen` or
+ * CLOCK_MONOTONIC reaches deadline_ns (false then, or when the thread is asked to stop). */
+uint64_t sampler_rounds(struct sampler *m);
+bool sampler_wait_round(struct sampler *m, uint64_t seen, int64_t deadline_ns);
 /* Remembers each slow counter's update grid for the next run (phase.h). */
 void sampler_remember_phase(struct sampler *m);
 

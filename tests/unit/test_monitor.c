@@ -113,6 +113,72 @@ static void test_windows_through_c_api(void **state)
 	free(json);
 }
 
+/* A window's figures while the monitor runs are final once the counter has been read past its
+ * end (one update of the fake's 100 ms counter), and they are the ones stop gives. */
+static void test_window_result_while_running(void **state)
+{
+	(void)state;
+	struct gops_options o;
+	gops_options_init(&o);
+	o.sources = "nvml";
+	o.idle = GOPS_IDLE_NONE;
+	gops_monitor *m;
+	assert_int_equal(gops_monitor_new(&m, &o), 0);
+	live = m;
+	struct gops_window_result *w = NULL;
+	bool final = true;
+	assert_int_equal(gops_monitor_window_result(m, "epoch", 0, &w, &final), -EINVAL); /* not started */
+	assert_null(w);
+	assert_false(final);
+	assert_int_equal(gops_monitor_start(m), 0);
+	gpu_power(200);
+	assert_int_equal(gops_monitor_begin_window(m, "epoch", 0), 0);
+	hold(0.5);
+	int64_t end = gops_now_ns();
+	assert_int_equal(gops_monitor_end_window(m, "epoch", end), 0);
+	assert_int_equal(gops_monitor_window_result(m, "epoch", end + 1, &w, NULL), -ENOENT);
+	assert_non_null(strstr(gops_monitor_error(m), "no window named 'epoch' ended at"));
+	assert_int_equal(gops_monitor_window_result(m, "other", 0, &w, NULL), -ENOENT);
+	assert_int_equal(gops_monitor_window_result(m, "", 0, &w, NULL), -EINVAL);
+	int64_t asked = gops_now_ns();
+	assert_int_equal(gops_monitor_window_result(m, "epoch", end, &w, &final), 0);
+	double waited = (double)(gops_now_ns() - asked) / 1e9;
+	assert_non_null(w);
+	double truth = 200 * (w->end_s - w->start_s);
+	print_message("epoch %.3f ± %.3f J after %.3f s (final %d), truth %.3f J\n", w->energy_j,
+	              w->uncertainty_j, waited, final, truth);
+	assert_true(final);
+	assert_true(waited < 1.5); /* one update of 100 ms, on a busy machine somewhat more */
+	assert_string_equal(w->name, "epoch");
+	assert_false(w->open);
+	assert_int_equal(w->n_domains, 1);
+	assert_int_equal(w->domains[0].method, GOPS_METHOD_COUNTER);
+	assert_true(fabs(w->energy_j - truth) <= w->uncertainty_j + 2);
+	/* A window still open has no figures yet. */
+	struct gops_window_result *none = NULL;
+	assert_int_equal(gops_monitor_begin_window(m, "open", 0), 0);
+	assert_int_equal(gops_monitor_window_result(m, "open", 0, &none, NULL), -ENOENT);
+	assert_null(none);
+	gpu_power(60);
+	assert_int_equal(gops_monitor_stop(m), 0);
+	const struct gops_result *r = gops_monitor_result(m);
+	assert_non_null(r);
+	assert_int_equal(r->n_windows, 2);
+	print_message("after stop: %.6f ± %.6f J, while running %.6f ± %.6f J\n", r->windows[0].energy_j,
+	              r->windows[0].uncertainty_j, w->energy_j, w->uncertainty_j);
+	assert_true(fabs(r->windows[0].energy_j - w->energy_j) <= 1e-6 * fabs(r->windows[0].energy_j));
+	assert_true(fabs(r->windows[0].end_s - w->end_s) < 1e-9);
+	/* After stop, the span's own figures. */
+	struct gops_window_result *after = NULL;
+	assert_int_equal(gops_monitor_window_result(m, "epoch", 0, &after, &final), 0);
+	assert_true(final);
+	assert_true(after->energy_j == r->windows[0].energy_j);
+	assert_true(after->domains != r->windows[0].domains); /* the caller's copy */
+	gops_window_result_free(after);
+	gops_window_result_free(w);
+	gops_window_result_free(NULL);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -138,6 +204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_windows_through_c_api, free_live),
+	    cmocka_unit_test_teardown(test_window_result_while_running, free_live),
 	    cmocka_unit_test_teardown(test_errors, free_live),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

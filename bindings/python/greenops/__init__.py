@@ -1,4 +1,6 @@
-"""Mark phases of a program measured by `greenops run` (standard library only).
+"""Mark phases of a program measured by `greenops run` (standard library only), or measure
+energy inside the program itself with greenops.Monitor (libgreenops through ctypes; see
+greenops.monitor).
 
     import greenops
     with greenops.window("epoch", units=len(dataset)):
@@ -28,7 +30,11 @@ import sys
 import threading
 import time
 
-__all__ = ["window", "begin", "end", "units", "tag", "flush", "active"]
+from .monitor import DomainEnergy, Monitor, MonitorError, Result, WindowResult, load_library
+
+__version__ = "0.1.0"
+__all__ = ["window", "begin", "end", "units", "tag", "flush", "active",
+           "Monitor", "MonitorError", "WindowResult", "DomainEnergy", "Result", "load_library"]
 
 _lock = threading.Lock()
 _sock = None
