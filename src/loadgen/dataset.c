@@ -654,6 +654,10 @@ int lg_dataset_load(struct lg_dataset *d, const char *path, const struct lg_data
 	rc = load_buf(d, buf, len, path, dopt, o, err, errlen);
 	free(buf);
 	if (rc) {
+		/* jansson quotes the text near an error, line breaks and all: one line. */
+		for (char *p = err; errlen && *p; p++)
+			if ((unsigned char)*p < 0x20)
+				*p = ' ';
 		lg_dataset_release(d);
 		return rc;
 	}
