@@ -3,7 +3,7 @@
 #   bench/fuzz.sh TARGET [SECONDS] [--merge]   (default 180 s)
 # TARGET: onnx (ONNX reader and MAC counter), sweep_plan (sweep plans), sse (server-sent
 # events and OpenAI chunks), control (control-socket lines on a running monitor), csv
-# (analyze's CSV reader), dataset (serve-bench's JSONL prompts). The entry point is
+# (analyze's CSV reader), dataset (serve-bench's datasets: JSONL prompts, conversations). The entry point is
 # bench/fuzz_TARGET.c, its dictionary bench/fuzz_TARGET.dict where there is one. Seeds come
 # from the target's corpus folder; findings are copied to its regress folder, which the test
 # suite replays on every run; --merge adds inputs that reach new code to the corpus.

@@ -54,7 +54,15 @@ const char usage_serve_bench[] =
     "  --input-len I         synthetic prompt of I words (default 128)\n"
     "  --output-len O        max_tokens (default 128)\n"
     "  --len-spread F        draw both lengths from [L(1-F), L(1+F)] (default 0)\n"
-    "  --dataset FILE.jsonl  prompts: \"prompt\" or \"messages\", optional \"output_len\", \"timestamp\"\n"
+    "  --dataset FILE        prompts (JSONL: \"prompt\" or \"messages\", optional \"output_len\",\n"
+    "                        \"timestamp\") or ShareGPT-style conversations (JSONL or one JSON array)\n"
+    "  --dataset-format F    auto (default), jsonl or sharegpt\n"
+    "  --multi-turn          each conversation is a session: its turns in order, each with the\n"
+    "                        history and the server's answers; --num-requests counts sessions\n"
+    "  --think-time S        multi-turn: pause between an answer and the next turn (default 0)\n"
+    "  --dataset-min-len N   conversations: skip prompts or answers under N estimated tokens (default 4)\n"
+    "  --dataset-max-len N   conversations: skip prompt + answer over N estimated tokens (default: none)\n"
+    "  --dataset-order O     conversations: shuffle (by --seed, the default) or file\n"
     "  --ignore-eos          ask the server to generate exactly max_tokens (vLLM)\n"
     "                        (OPENAI_API_KEY, when set, is sent as a bearer token)\n"
     "results:\n"
@@ -102,6 +110,12 @@ enum {
 	O_PARSER,
 	O_QUIET,
 	O_PREFILL_WEIGHT,
+	O_DS_FORMAT,
+	O_MULTI_TURN,
+	O_THINK,
+	O_DS_MIN,
+	O_DS_MAX,
+	O_DS_ORDER,
 };
 
 static const struct option longopts[] = {
@@ -135,6 +149,12 @@ static const struct option longopts[] = {
     {"json-parser", required_argument, NULL, O_PARSER},
     {"quiet", no_argument, NULL, O_QUIET},
     {"prefill-weight", required_argument, NULL, O_PREFILL_WEIGHT},
+    {"dataset-format", required_argument, NULL, O_DS_FORMAT},
+    {"multi-turn", no_argument, NULL, O_MULTI_TURN},
+    {"think-time", required_argument, NULL, O_THINK},
+    {"dataset-min-len", required_argument, NULL, O_DS_MIN},
+    {"dataset-max-len", required_argument, NULL, O_DS_MAX},
+    {"dataset-order", required_argument, NULL, O_DS_ORDER},
     MONITOR_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -145,12 +165,14 @@ struct sb_opts {
 	size_t n_rates;
 	enum lg_endpoint endpoint;
 	enum lg_arrival shape;
-	double burstiness, duration_s, cooldown_s, timeout_s, spread, prefill_weight;
+	double burstiness, duration_s, cooldown_s, timeout_s, spread, prefill_weight, think_s;
 	size_t num_requests, warmup, max_failures;
 	unsigned max_concurrency;
 	unsigned long seed;
 	int input_len, output_len;
 	bool ignore_eos, http2, no_db, no_energy, use_jansson, quiet, burst_set, arrival_set;
+	bool output_len_set, think_set;
+	struct lg_dataset_opts ds;
 	double pcts[LG_MAX_PCT];
 	size_t npct;
 	struct lg_slo slo;
@@ -239,6 +261,8 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 	o->output_len = 128;
 	o->max_failures = SIZE_MAX;
 	o->slo = (struct lg_slo){NAN, NAN, NAN};
+	o->ds.min_len = 4; /* as vLLM's benchmark */
+	o->ds.shuffle = true;
 	gops_options_init(&o->mon);
 	config_monitor_defaults(&o->mon, CONFIG_SOURCES | CONFIG_INTERVAL | CONFIG_IDLE | CONFIG_CPU_TDP);
 	optind = 1;
@@ -330,6 +354,7 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 			if (!parse_double(VERB, "output-len", optarg, 1, 1000000, &v))
 				return 2;
 			o->output_len = (int)v;
+			o->output_len_set = true;
 			break;
 		case O_SPREAD:
 			if (!parse_double(VERB, "len-spread", optarg, 0, 0.99, &o->spread))
@@ -377,6 +402,43 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 			if (!parse_double(VERB, "prefill-weight", optarg, 1e-6, 1e6, &o->prefill_weight))
 				return 2;
 			break;
+		case O_DS_FORMAT:
+			if (!strcmp(optarg, "auto"))
+				o->ds.format = LG_DS_AUTO;
+			else if (!strcmp(optarg, "jsonl"))
+				o->ds.format = LG_DS_JSONL;
+			else if (!strcmp(optarg, "sharegpt"))
+				o->ds.format = LG_DS_SHAREGPT;
+			else
+				return cmd_usage_error(
+				    VERB, "invalid --dataset-format '%s' (auto, jsonl or sharegpt)", optarg);
+			break;
+		case O_MULTI_TURN:
+			o->ds.multi_turn = true;
+			break;
+		case O_THINK:
+			if (!parse_double(VERB, "think-time", optarg, 0, 3600, &o->think_s))
+				return 2;
+			o->think_set = true;
+			break;
+		case O_DS_MIN:
+			if (!parse_size("dataset-min-len", optarg, 0, &z) || z > 1000000)
+				return z > 1000000 ? cmd_usage_error(VERB, "--dataset-min-len is too large")
+				                   : 2;
+			o->ds.min_len = (int)z;
+			break;
+		case O_DS_MAX:
+			if (!parse_size("dataset-max-len", optarg, 1, &z) || z > 100000000)
+				return z > 100000000 ? cmd_usage_error(VERB, "--dataset-max-len is too large")
+				                     : 2;
+			o->ds.max_len = (int)z;
+			break;
+		case O_DS_ORDER:
+			if (strcmp(optarg, "shuffle") && strcmp(optarg, "file"))
+				return cmd_usage_error(VERB, "invalid --dataset-order '%s' (shuffle or file)",
+				                       optarg);
+			o->ds.shuffle = !strcmp(optarg, "shuffle");
+			break;
 		case ':':
 			return cmd_usage_error(VERB, "option '%s' needs a value", argv[optind - 1]);
 		case '?':
@@ -409,12 +471,28 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 		return cmd_usage_error(VERB, "--burstiness applies to gamma arrivals only");
 	if (o->burst_set && !o->arrival_set && o->burstiness != 1)
 		o->shape = LG_ARRIVAL_GAMMA;
+	if (o->ds.multi_turn && !o->dataset)
+		return cmd_usage_error(VERB, "--multi-turn needs a --dataset of conversations");
+	if (o->ds.multi_turn && o->endpoint != LG_ENDPOINT_CHAT)
+		return cmd_usage_error(VERB, "--multi-turn needs --endpoint chat");
+	if (o->ds.multi_turn && o->ds.format == LG_DS_JSONL)
+		return cmd_usage_error(VERB, "--multi-turn reads conversations, not --dataset-format jsonl");
+	if (o->think_set && !o->ds.multi_turn)
+		return cmd_usage_error(VERB, "--think-time applies to --multi-turn only");
+	o->ds.output_len = o->output_len_set ? o->output_len : 0;
+	o->ds.seed = o->seed;
 	char err[256];
 	if (lg_parse_rates(o->rate_arg, &o->rates, &o->n_rates, err, sizeof err))
 		return cmd_usage_error(VERB, "%s", err);
 	bool has_trace = false;
 	for (size_t i = 0; i < o->n_rates; i++)
 		has_trace |= o->rates[i].kind == LG_ARRIVAL_TRACE;
+	if (has_trace && o->ds.multi_turn) {
+		free(o->rates);
+		o->rates = NULL;
+		return cmd_usage_error(VERB,
+		                       "--rate trace replays single requests, not --multi-turn sessions");
+	}
 	if (!o->num_requests && !(o->duration_s > 0) && !has_trace) {
 		free(o->rates);
 		o->rates = NULL;
@@ -620,6 +698,15 @@ static void on_run_end(void *ctx, size_t i, const struct lg_bench_run *r)
 	for (size_t k = 0; k < s->n_reasons; k++)
 		fprintf(stderr, "  failed: %zu x %s (e.g. %s)\n", s->reasons[k].count, s->reasons[k].label,
 		        s->reasons[k].example);
+	struct lg_turn_stat *ts;
+	size_t nt;
+	if (r->run.multi_turn && lg_turn_stats(&r->run, &ts, &nt) == 0 && nt) {
+		fprintf(stderr, "  %zu sessions; TTFT mean by turn (ms):", ts[0].sessions);
+		for (size_t k = 0; k < nt; k++)
+			fprintf(stderr, " %zu: %s%s", k, fmt(ttft, sizeof ttft, ts[k].ttft.mean, "%.1f"),
+			        k + 1 < nt ? "," : "\n");
+		free(ts);
+	}
 }
 
 /* The comparison table (shared with `greenops show`), then where the server saturates. */
@@ -665,7 +752,7 @@ static int write_requests(const char *path, const struct lg_bench *b, long long 
 		return cmd_error(VERB, "cannot write '%s': %s", path, strerror(errno));
 	fprintf(f, "run_id,bench_run_id,rate,request,scheduled_s,sent_s,first_token_s,end_s,ttft_s,e2el_s,"
 	           "tokens_in,tokens_out,http_status,ok,error,warmup,status,error_kind,admit_s,start_s,"
-	           "usage,chunks,energy_j,prefill_energy_j,decode_energy_j,dynamic_energy_j\n");
+	           "usage,chunks,energy_j,prefill_energy_j,decode_energy_j,dynamic_energy_j,session,turn\n");
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const struct lg_run *run = &b->runs[i].run;
 		/* The database keeps a trace replay's rate as -1 and inf as Inf. */
@@ -723,7 +810,11 @@ static int write_requests(const char *path, const struct lg_bench *b, long long 
 			} else {
 				fputs(",,,", f);
 			}
-			fputc('\n', f);
+			/* Multi-turn: the session (its arrival in the run) and the turn in it. */
+			if (run->multi_turn)
+				fprintf(f, ",%" PRIu32 ",%" PRIu32 "\n", r->session, r->turn);
+			else
+				fputs(",,\n", f);
 		}
 	}
 	if (fclose(f) != 0)
@@ -781,6 +872,28 @@ static json_t *config_json(const struct sb_opts *o, const char *url, const struc
 	json_object_set_new(c, "output_len", json_integer(o->output_len));
 	json_object_set_new(c, "len_spread", json_real(o->spread));
 	json_object_set_new(c, "dataset_items", json_integer((json_int_t)ds->n));
+	if (o->dataset) {
+		json_t *d = json_object();
+		json_object_set_new(d, "format", json_string(lg_ds_format_name(ds->format)));
+		json_object_set_new(d, "entries", json_integer((json_int_t)ds->entries));
+		json_object_set_new(d, "requests", json_integer((json_int_t)ds->n));
+		json_object_set_new(d, "turns", json_integer((json_int_t)(ds->convs ? ds->n_turns : ds->n)));
+		json_object_set_new(d, "skipped_short", json_integer((json_int_t)ds->skipped_short));
+		json_object_set_new(d, "skipped_length", json_integer((json_int_t)ds->skipped_len));
+		json_object_set_new(
+		    d, "order",
+		    json_string(ds->format == LG_DS_SHAREGPT && o->ds.shuffle ? "shuffled" : "file"));
+		/* Where max_tokens came from: estimated lengths are labelled as such. */
+		json_object_set_new(d, "output_len",
+		                    json_string(ds->lengths_estimated ? "estimated: 4 characters per token"
+		                                : ds->format == LG_DS_SHAREGPT ? "--output-len"
+		                                                               : "file or --output-len"));
+		json_object_set_new(d, "min_len", json_integer(o->ds.min_len));
+		json_object_set_new(d, "max_len", o->ds.max_len ? json_integer(o->ds.max_len) : json_null());
+		json_object_set_new(c, "dataset_info", d);
+	}
+	json_object_set_new(c, "multi_turn", json_boolean(o->ds.multi_turn));
+	json_object_set_new(c, "think_time_s", o->ds.multi_turn ? json_real(o->think_s) : json_null());
 	json_object_set_new(c, "http", json_string(o->http2 ? "2" : "1.1"));
 	json_object_set_new(c, "cooldown_s", json_real(o->cooldown_s));
 	return c;
@@ -865,6 +978,7 @@ int cmd_serve_bench(int argc, char **argv)
 	    .endpoint = o.endpoint, .model = o.model, .output_len = o.output_len, .ignore_eos = o.ignore_eos};
 	struct lg_requests_spec rs = {
 	    .dataset = o.dataset,
+	    .dataset_opts = &o.ds,
 	    .num_requests = o.num_requests,
 	    .warmup = o.warmup,
 	    .input_len = o.input_len,
@@ -876,6 +990,21 @@ int cmd_serve_bench(int argc, char **argv)
 	if (lg_requests_prepare(&ds, &rs, &bo, o.rates, o.n_rates, err, sizeof err)) {
 		free(o.rates);
 		return cmd_error(VERB, "%s", err);
+	}
+	if (o.dataset && ds.format == LG_DS_SHAREGPT && !o.quiet) {
+		fprintf(stderr, "greenops %s: '%s': %zu of %zu conversations kept", VERB, o.dataset, ds.n,
+		        ds.entries);
+		if (ds.skipped_short || ds.skipped_len)
+			fprintf(stderr,
+			        " (%zu with fewer than 2 turns or no question and answer, %zu outside the "
+			        "length limits)",
+			        ds.skipped_short, ds.skipped_len);
+		if (ds.convs)
+			fprintf(stderr, "; %zu turns", ds.n_turns);
+		fprintf(stderr, "%s\n",
+		        ds.lengths_estimated
+		            ? "; output lengths estimated from the answers (4 characters per token)"
+		            : "");
 	}
 	char *url = lg_url_join(o.base_url, lg_endpoint_path(o.endpoint));
 	prepare_process();
@@ -930,6 +1059,8 @@ int cmd_serve_bench(int argc, char **argv)
 	    .slo = o.slo,
 	    .max_failures = o.max_failures,
 	    .ds = &ds,
+	    .multi_turn = o.ds.multi_turn,
+	    .think_s = o.think_s,
 	    .client = client,
 	    .energy = mon ? &monitor_ops : NULL,
 	    .energy_ctx = mon,

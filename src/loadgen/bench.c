@@ -255,6 +255,8 @@ int lg_bench_run(struct lg_bench *b, const struct lg_bench_opts *o, char *err, s
 		    .mark = on_mark,
 		    .mark_ctx = &mc,
 		    .stop = o->stop,
+		    .multi_turn = o->multi_turn,
+		    .think_ns = (int64_t)(o->think_s * 1e9),
 		    .failures_allowed =
 		        o->max_failures == SIZE_MAX ? SIZE_MAX : o->max_failures - b->failures,
 		};
@@ -486,6 +488,29 @@ static void attrib_json(const struct lg_bench_run *r, const struct lg_bench_opts
 	json_object_set_new(j, "attribution", x);
 }
 
+/* Multi-turn: the sessions, and latency by turn index. */
+static void turns_json(const struct lg_bench_run *r, json_t *j)
+{
+	struct lg_turn_stat *ts;
+	size_t n;
+	json_t *a = json_array();
+	if (lg_turn_stats(&r->run, &ts, &n) == 0) {
+		json_object_set_new(j, "sessions", json_integer(n ? (json_int_t)ts[0].sessions : 0));
+		for (size_t k = 0; k < n; k++)
+			json_array_append_new(
+			    a,
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "turn", (json_int_t)k,
+			              "sessions", (json_int_t)ts[k].sessions, "sent", (json_int_t)ts[k].sent,
+			              "completed", (json_int_t)ts[k].completed, "failed",
+			              (json_int_t)ts[k].failed, "ttft_ms_mean", num(ts[k].ttft.mean),
+			              "ttft_ms_median", num(ts[k].ttft.median), "e2el_ms_mean",
+			              num(ts[k].e2el.mean), "e2el_ms_median", num(ts[k].e2el.median),
+			              "prompt_tokens_mean", num(ts[k].prompt_tokens_mean)));
+		free(ts);
+	}
+	json_object_set_new(j, "turns", a);
+}
+
 static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts *o)
 {
 	const struct lg_summary *s = &r->sum;
@@ -542,6 +567,8 @@ static json_t *run_json(const struct lg_bench_run *r, const struct lg_bench_opts
 	json_object_set_new(j, "client_cpu_us_per_request", num(s->cpu_us_per_request));
 	json_object_set_new(j, "client_spin_s", num(s->spin_s));
 	json_object_set_new(j, "client_busy_us_per_request", num(s->busy_us_per_request));
+	if (r->run.multi_turn)
+		turns_json(r, j);
 	energy_json(r, false, j);
 	attrib_json(r, o, j);
 	if (s->steady_valid) {

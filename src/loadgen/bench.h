@@ -70,6 +70,8 @@ struct lg_bench_opts {
 	struct lg_slo slo;
 	size_t max_failures; /* SIZE_MAX: no limit */
 	const struct lg_dataset *ds;
+	bool multi_turn; /* arrivals are sessions of the dataset's conversations */
+	double think_s;  /* multi-turn: from an answer to the next turn */
 	struct lg_client *client;
 	const struct lg_energy_ops *energy; /* NULL: no energy */
 	void *energy_ctx;

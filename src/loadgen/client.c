@@ -54,6 +54,10 @@
  * times shorter. HTTP/2 multiplexes over one connection and keeps one multi handle. */
 #define MAX_SHARDS 16
 #define TIMER_TAG  UINT64_MAX /* epoll data of the arrival timer */
+/* Multi-turn: an answer carried into the next turn, a session's history, a turn's body. */
+#define ANSWER_MAX (16u << 20)
+#define HIST_MAX   (256u << 20)
+#define BODY_MAX   (HIST_MAX + (16u << 20))
 
 /* What epoll watches for one descriptor. libcurl asks to watch a kept-alive connection's
  * socket when a request starts on it and to stop when the response is in: three epoll_ctl
@@ -78,7 +82,10 @@ struct slot {
 	struct lg_run *run;
 	size_t req;
 	struct lg_sse sse;
-	struct lg_buf body; /* error responses only */
+	struct lg_buf body;     /* error responses only */
+	struct lg_buf answer;   /* multi-turn: the answer's text, escaped, for the next turn */
+	struct lg_buf req_body; /* multi-turn: a later turn's body, built when it is sent */
+	bool capture;           /* keep the answer's text */
 	uint32_t *gaps;
 	size_t n_gaps, cap_gaps;
 	int64_t t_read, t_last_chunk;
@@ -188,7 +195,14 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
 		return EV_FAIL;
 	}
 	struct lg_chunk c;
-	int rc = s->cl->o.use_jansson ? lg_chunk_parse_jansson(data, len, &c) : lg_chunk_parse(data, len, &c);
+	struct lg_buf *text = s->capture ? &s->answer : NULL;
+	int rc = s->cl->o.use_jansson ? lg_chunk_parse_jansson_text(data, len, &c, text)
+	                              : lg_chunk_parse_text(data, len, &c, text);
+	if (rc == -E2BIG || rc == -ENOMEM) {
+		slot_fail(s, LG_ERR_TRANSPORT,
+		          "the answer is over %u bytes, too long to carry into the next turn", ANSWER_MAX);
+		return EV_FAIL;
+	}
 	if (rc) {
 		slot_fail(s, LG_ERR_MALFORMED, "event is not a JSON object: '%.*s'", len < 60 ? (int)len : 60,
 		          data);
@@ -319,6 +333,8 @@ static struct slot *slot_new(struct lg_client *c)
 	s->cl = c;
 	lg_sse_init(&s->sse, MAX_EVENT, on_event, s);
 	lg_buf_init(&s->body, ERR_BODY);
+	lg_buf_init(&s->answer, ANSWER_MAX);
+	lg_buf_init(&s->req_body, BODY_MAX);
 	CURL *e = s->easy;
 	target_url(c, e);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
@@ -358,6 +374,8 @@ static void slot_free(struct slot *s)
 	curl_easy_cleanup(s->easy);
 	lg_sse_release(&s->sse);
 	lg_buf_release(&s->body);
+	lg_buf_release(&s->answer);
+	lg_buf_release(&s->req_body);
 	free(s->gaps);
 	free(s);
 }
@@ -542,7 +560,70 @@ struct loop {
 	int64_t last_end;
 	int64_t last_free; /* when a completion freed a slot that a due request waited for */
 	bool blocked;      /* a due request waits for a --max-concurrency slot */
+	size_t launched_counted;
+	/* Multi-turn: arrival i's first record, the later turns due (a heap by due time), and
+	 * each session's history (its messages so far, the server's answers included). */
+	size_t *base;
+	struct followup {
+		int64_t due;
+		size_t rec;
+	} * heap;
+	size_t n_heap;
+	struct lg_buf *hist;
 };
+
+/* The record of arrival a: its session's first turn. */
+static size_t rec_of(const struct loop *L, size_t a)
+{
+	return L->base ? L->base[a] : a;
+}
+
+static void heap_push(struct loop *L, int64_t due, size_t rec)
+{
+	size_t i = L->n_heap++;
+	while (i > 0 && L->heap[(i - 1) / 2].due > due) {
+		L->heap[i] = L->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	L->heap[i] = (struct followup){due, rec};
+}
+
+static void heap_pop(struct loop *L)
+{
+	struct followup last = L->heap[--L->n_heap];
+	size_t i = 0, n = L->n_heap;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && L->heap[c + 1].due < L->heap[c].due)
+			c++;
+		if (L->heap[c].due >= last.due)
+			break;
+		L->heap[i] = L->heap[c];
+		i = c;
+	}
+	if (n)
+		L->heap[i] = last;
+}
+
+/* The next request due, arrival or later turn, and when; false when none is left. */
+static bool next_due(const struct loop *L, size_t *rec, int64_t *due, bool *arrival)
+{
+	bool have = false;
+	if (L->next < L->s->n) {
+		*rec = rec_of(L, L->next);
+		*due = L->run->rec[*rec].t_sched;
+		*arrival = have = true;
+	}
+	if (L->n_heap && (!have || L->heap[0].due < *due)) {
+		*rec = L->heap[0].rec;
+		*due = L->heap[0].due;
+		*arrival = false;
+		have = true;
+	}
+	return have;
+}
 
 static void mark(struct loop *L, enum lg_mark m, int64_t t)
 {
@@ -639,7 +720,31 @@ static int launch(struct loop *L, size_t i)
 	if (!s)
 		return -ENOMEM;
 	struct lg_record *r = &L->run->rec[i];
-	const struct lg_item *it = &L->s->ds->items[(L->s->first_item + i) % L->s->ds->n];
+	const struct lg_dataset *ds = L->s->ds;
+	const struct lg_item *it = &ds->items[L->base ? r->item : (L->s->first_item + i) % ds->n];
+	const char *body = it->body;
+	size_t body_len = it->body_len;
+	s->capture = false;
+	if (L->base) {
+		const struct lg_conv *cv = &ds->convs[r->item];
+		s->capture = r->turn + 1 < cv->n;
+		lg_buf_reset(&s->answer);
+		if (r->turn > 0) {
+			/* The conversation so far, with the server's answers, and this turn. */
+			const struct lg_turn *t = &ds->turns[cv->first + r->turn];
+			const struct lg_buf *h = &L->hist[r->session];
+			struct lg_buf *b = &s->req_body;
+			lg_buf_reset(b);
+			if (lg_buf_add(b, ds->head, ds->head_len) || lg_buf_add(b, h->p, h->len) ||
+			    lg_buf_add(b, ",", 1) || lg_buf_add(b, t->msgs, t->msgs_len) ||
+			    lg_buf_add(b, t->tail, t->tail_len)) {
+				slot_put(c, s);
+				return -ENOMEM;
+			}
+			body = b->p;
+			body_len = b->len;
+		}
+	}
 	s->run = L->run;
 	s->req = i;
 	lg_sse_reset(&s->sse);
@@ -652,8 +757,8 @@ static int launch(struct loop *L, size_t i)
 	s->status_checked = s->done_seen = s->finished = false;
 	s->fail = LG_ERR_NONE;
 	s->fail_msg[0] = s->curl_err[0] = 0;
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, it->body);
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)it->body_len);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)body_len);
 	if (c->h2c_reuse_fix) {
 		s->prior_knowledge = c->open_socks <= 0 && !c->h2c_pending;
 		c->h2c_pending |= s->prior_knowledge;
@@ -675,15 +780,41 @@ static int launch(struct loop *L, size_t i)
 		return -EIO;
 	}
 	L->active++;
+	L->launched_counted += !r->warmup;
 	if (++sh->active > sh->peak_now)
 		sh->peak_now = sh->active;
 	size_cache(c, sh, r->t_start);
-	if (i == L->s->n_warmup) {
+	if (i == L->run->n_warmup) {
 		L->started = true;
 		mark(L, LG_MARK_START, r->t_sched);
 		steady_check(L, 0);
 	}
 	return 0;
+}
+
+/* A turn of a session ended: an answer carries its session on to the next turn (due think_ns
+ * later), a failure or the last turn ends it. */
+static void next_turn(struct loop *L, struct slot *s, struct lg_record *r)
+{
+	const struct lg_dataset *ds = L->s->ds;
+	const struct lg_conv *cv = &ds->convs[r->item];
+	struct lg_buf *h = &L->hist[r->session];
+	static const char asst[] = ",{\"role\":\"assistant\",\"content\":\"";
+	if (r->status == LG_OK && r->turn + 1 < cv->n) {
+		const struct lg_turn *t = &ds->turns[cv->first + r->turn];
+		if ((h->len && lg_buf_add(h, ",", 1)) || lg_buf_add(h, t->msgs, t->msgs_len) ||
+		    lg_buf_add(h, asst, sizeof asst - 1) ||
+		    lg_buf_add(h, s->answer.p ? s->answer.p : "", s->answer.len) || lg_buf_add(h, "\"}", 2)) {
+			/* Too long a history to send: the session ends, its later turns unsent. */
+			lg_buf_release(h);
+			return;
+		}
+		size_t k = (size_t)(r - L->run->rec) + 1;
+		L->run->rec[k].t_sched = r->t_end + L->s->think_ns;
+		heap_push(L, L->run->rec[k].t_sched, k);
+		return;
+	}
+	lg_buf_release(h);
 }
 
 static enum lg_err classify(CURLcode rc)
@@ -783,6 +914,8 @@ static void complete(struct loop *L, struct slot *s, CURLcode rc)
 			}
 		}
 	}
+	if (L->base)
+		next_turn(L, s, r);
 	L->finished++;
 	if (counted) {
 		L->counted_finished++;
@@ -836,19 +969,21 @@ static void report(struct loop *L, int64_t now)
 {
 	struct lg_progress p = {
 	    .total = L->run->n - L->run->n_warmup,
-	    .sent = L->next > L->run->n_warmup ? L->next - L->run->n_warmup : 0,
+	    .sent = L->launched_counted,
 	    .finished = L->counted_finished,
 	    .failed = L->counted_failed,
 	    .in_flight = L->active,
 	    .held = 0,
 	};
 	size_t due = L->next;
-	while (due < L->run->n && L->run->t0 + L->s->offsets[due] <= now)
+	while (due < L->s->n && L->run->t0 + L->s->offsets[due] <= now)
 		due++;
 	p.held = due - L->next;
-	int64_t start = L->run->t0 + L->s->offsets[L->run->n_warmup];
+	for (size_t k = 0; k < L->n_heap; k++)
+		p.held += L->heap[k].due <= now;
+	int64_t start = L->run->t0 + L->s->offsets[L->s->n_warmup];
 	p.elapsed_s = now > start ? (double)(now - start) / 1e9 : 0;
-	p.planned_s = (double)(L->s->offsets[L->run->n - 1] - L->s->offsets[L->run->n_warmup]) / 1e9;
+	p.planned_s = (double)(L->s->offsets[L->s->n - 1] - L->s->offsets[L->s->n_warmup]) / 1e9;
 	L->s->progress(L->s->progress_ctx, &p);
 }
 
@@ -972,18 +1107,40 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
                   size_t errlen)
 {
 	memset(run, 0, sizeof *run);
-	if (s->n == 0 || s->n_warmup >= s->n || !s->ds || s->ds->n == 0) {
+	if (s->n == 0 || s->n_warmup >= s->n || !s->ds || s->ds->n == 0 || (s->multi_turn && !s->ds->convs)) {
 		snprintf(err, errlen, "nothing to send");
 		return -EINVAL;
 	}
-	run->rec = calloc(s->n, sizeof *run->rec);
+	struct loop L = {.c = c, .s = s, .run = run};
+	size_t n_rec = s->n, n_warm_rec = s->n_warmup;
+	if (s->multi_turn) {
+		/* Every session's turns get their records now, session by session. */
+		L.base = malloc((s->n + 1) * sizeof *L.base);
+		L.heap = malloc(s->n * sizeof *L.heap);
+		L.hist = calloc(s->n, sizeof *L.hist);
+		if (!L.base || !L.heap || !L.hist) {
+			free(L.base), free(L.heap), free(L.hist);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		n_rec = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			L.base[i] = n_rec;
+			n_rec += s->ds->convs[(s->first_item + i) % s->ds->n].n;
+			lg_buf_init(&L.hist[i], HIST_MAX);
+		}
+		L.base[s->n] = n_rec;
+		n_warm_rec = L.base[s->n_warmup];
+		run->multi_turn = true;
+	}
+	run->rec = calloc(n_rec, sizeof *run->rec);
 	if (!run->rec) {
+		free(L.base), free(L.heap), free(L.hist);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	run->n = s->n;
-	run->n_warmup = s->n_warmup;
-	struct loop L = {.c = c, .s = s, .run = run};
+	run->n = n_rec;
+	run->n_warmup = n_warm_rec;
 	/* The default 50 us timer slack would show up as arrival lateness. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	/* Room for the inter-token gaps of the tokens asked for, touched before the clock starts:
@@ -991,7 +1148,16 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 	 * 16 tokens (and a copy at each doubling) inside the measured span. */
 	size_t gaps = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		int out = s->ds->items[(s->first_item + i) % s->ds->n].output_len;
+		size_t item = (s->first_item + i) % s->ds->n;
+		if (s->multi_turn) {
+			const struct lg_conv *cv = &s->ds->convs[item];
+			for (size_t k = 0; k < cv->n; k++) {
+				int out = s->ds->turns[cv->first + k].output_len;
+				gaps += out > 1 ? (size_t)out - 1 : 0;
+			}
+			continue;
+		}
+		int out = s->ds->items[item].output_len;
 		gaps += out > 1 ? (size_t)out - 1 : 0;
 	}
 	if (gaps > ITL_PREALLOC_MAX)
@@ -1000,15 +1166,19 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		memset(run->itl_us, 0xff, gaps * sizeof *run->itl_us); /* not 0: that may become calloc */
 		run->cap_itl = gaps;
 	}
-	for (size_t i = 0; i < s->n; i++) {
-		run->rec[i].item = (uint32_t)((s->first_item + i) % s->ds->n);
-		run->rec[i].warmup = i < s->n_warmup;
-		run->rec[i].prompt_tokens = -1;
-	}
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t k = rec_of(&L, i); k < (L.base ? L.base[i + 1] : i + 1); k++) {
+			struct lg_record *r = &run->rec[k];
+			r->item = (uint32_t)((s->first_item + i) % s->ds->n);
+			r->session = (uint32_t)i;
+			r->turn = (uint32_t)(k - rec_of(&L, i));
+			r->warmup = i < s->n_warmup;
+			r->prompt_tokens = -1;
+		}
 	double cpu0 = thread_cpu_s();
 	run->t0 = gops_now_ns() + (s->lead_ns > 0 ? s->lead_ns : 2000000);
-	for (size_t i = 0; i < s->n; i++)
-		run->rec[i].t_sched = run->t0 + s->offsets[i];
+	for (size_t i = 0; i < s->n; i++) /* later turns get theirs when the one before ends */
+		run->rec[rec_of(&L, i)].t_sched = run->t0 + s->offsets[i];
 	int64_t next_report = run->t0 + (s->progress_every_ns > 0 ? s->progress_every_ns : 1000000000);
 	int rc = 0;
 	for (;;) {
@@ -1016,23 +1186,26 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		unsigned cap = c->o.max_concurrency;
 		/* A bounded batch per pass: a client far behind still serves its sockets and notices
 		 * how late it is, instead of starting thousands of connections in one go. */
-		size_t batch = 0;
-		while (L.next < s->n && run->rec[L.next].t_sched <= now && (!cap || L.active < cap) &&
+		size_t batch = 0, ri;
+		int64_t due;
+		bool arrival;
+		while (next_due(&L, &ri, &due, &arrival) && due <= now && (!cap || L.active < cap) &&
 		       batch++ < LAUNCH_BATCH) {
-			int64_t ready = cap && L.last_free > run->rec[L.next].t_sched
-			                    ? L.last_free
-			                    : run->rec[L.next].t_sched;
+			int64_t ready = cap && L.last_free > due ? L.last_free : due;
 			if (now - ready > LG_MAX_BEHIND_NS) {
 				run->client_behind = true;
 				break;
 			}
-			if ((rc = launch(&L, L.next))) {
+			if (arrival)
+				L.next++;
+			else
+				heap_pop(&L);
+			if ((rc = launch(&L, ri))) {
 				snprintf(err, errlen, "cannot start a request: %s", strerror(-rc));
 				goto out;
 			}
-			L.next++;
 		}
-		if (cap && L.active >= cap && L.next < s->n && run->rec[L.next].t_sched <= now)
+		if (cap && L.active >= cap && next_due(&L, &ri, &due, &arrival) && due <= now)
 			L.blocked = true;
 		fire_curl_timers(c, gops_now_ns());
 		drain(&L);
@@ -1051,11 +1224,11 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 			run->stopped = true;
 			break;
 		}
-		if (L.next == s->n && L.active == 0)
+		if (L.next == s->n && L.n_heap == 0 && L.active == 0)
 			break;
 		int64_t deadline = now + (int64_t)POLL_CAP_MS * 1000000;
-		if (L.next < s->n && (!cap || L.active < cap) && run->rec[L.next].t_sched < deadline)
-			deadline = run->rec[L.next].t_sched;
+		if ((!cap || L.active < cap) && next_due(&L, &ri, &due, &arrival) && due < deadline)
+			deadline = due;
 		deadline = before_curl_timers(c, deadline);
 		if (deadline <= now) {
 			/* Behind schedule or a libcurl timer due: still look at the sockets, without
@@ -1089,6 +1262,10 @@ int lg_client_run(struct lg_client *c, const struct lg_run_spec *s, struct lg_ru
 		mark(&L, LG_MARK_END, L.last_end ? L.last_end : gops_now_ns());
 out:
 	run->cpu_s = thread_cpu_s() - cpu0;
+	if (L.hist)
+		for (size_t i = 0; i < s->n; i++)
+			lg_buf_release(&L.hist[i]);
+	free(L.base), free(L.heap), free(L.hist);
 	if (rc)
 		lg_run_release(run);
 	return rc;

@@ -47,7 +47,9 @@ struct lg_record {
 	int32_t chunks;          /* text-carrying events */
 	int32_t reads;           /* pieces libcurl delivered: events per read = chunks / reads */
 	uint32_t itl_off, itl_n; /* gaps between chunks in the run's itl_us arena */
-	uint32_t item;           /* dataset item */
+	uint32_t item;           /* dataset item (multi-turn: the conversation) */
+	uint32_t session;        /* multi-turn: the session (the run's arrival it belongs to) */
+	uint32_t turn;           /* multi-turn: the turn in its session, from 0; else 0 */
 	int16_t http_status;
 	uint8_t status;      /* enum lg_status */
 	uint8_t err;         /* enum lg_err */
@@ -91,6 +93,12 @@ struct lg_run_spec {
 	size_t n_warmup;
 	const struct lg_dataset *ds; /* request i sends item (first_item + i) % ds->n */
 	size_t first_item;
+	/* Multi-turn (the dataset has convs): arrival i starts a session of conversation
+	 * (first_item + i) % ds->n; each later turn is sent think_ns after the previous answer
+	 * ended, carrying the conversation so far with the server's own answers. A failed turn
+	 * ends its session: its later turns are never sent. */
+	bool multi_turn;
+	int64_t think_ns;
 	int64_t lead_ns; /* the first arrival is this long after the call; 0: 2 ms */
 	lg_progress_fn progress;
 	void *progress_ctx;
@@ -102,8 +110,9 @@ struct lg_run_spec {
 };
 
 struct lg_run {
-	struct lg_record *rec;
+	struct lg_record *rec; /* multi-turn: session by session, each session's turns in order */
 	size_t n, n_warmup;
+	bool multi_turn;
 	uint32_t *itl_us; /* every gap between text-carrying events, microseconds */
 	size_t n_itl, cap_itl;
 	int64_t t0;           /* the run's time origin: offsets count from here */

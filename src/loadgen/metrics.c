@@ -130,7 +130,11 @@ int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, cons
 		free(ttft), free(tpot), free(e2el), free(queue), free(late), free(itl);
 		return -ENOMEM;
 	}
-	size_t nt = 0, np = 0, nq = 0, ni = 0;
+	size_t nt = 0, np = 0, nq = 0, ni = 0, n_arrived = 0, n_sched = 0;
+	int64_t sched_last = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rec[i].turn == 0)
+			n_sched++, sched_last = rec[i].t_sched;
 	int64_t t_first_sched = rec[0].t_sched, t_last_end = 0, sent_min = INT64_MAX, sent_max = 0;
 	bool any_usage_missing = false, all_prompt = true;
 	s->num_requests = n;
@@ -145,10 +149,15 @@ int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, cons
 		}
 		s->sent++;
 		s->connections_opened += r->new_connection;
-		if (r->t_start < sent_min)
-			sent_min = r->t_start;
-		if (r->t_start > sent_max)
-			sent_max = r->t_start;
+		/* Arrivals only: a multi-turn session's later turns follow its answers, not the
+		 * schedule. */
+		if (r->turn == 0) {
+			n_arrived++;
+			if (r->t_start < sent_min)
+				sent_min = r->t_start;
+			if (r->t_start > sent_max)
+				sent_max = r->t_start;
+		}
 		/* Queueing is the --max-concurrency hold; lateness is the loop's own delay. */
 		queue[nq] = MS(r->t_admit - r->t_sched);
 		late[nq++] = MS(r->t_start - r->t_admit);
@@ -186,10 +195,10 @@ int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, cons
 		s->total_input_tokens = -1;
 	s->output_tokens_approximate = any_usage_missing;
 	s->schedule_rate = NAN;
-	if (n >= 2 && rec[n - 1].t_sched > rec[0].t_sched)
-		s->schedule_rate = (double)(n - 1) / ((double)(rec[n - 1].t_sched - rec[0].t_sched) / 1e9);
-	s->achieved_rate = s->sent >= 2 && sent_max > sent_min
-	                       ? (double)(s->sent - 1) / ((double)(sent_max - sent_min) / 1e9)
+	if (n_sched >= 2 && sched_last > rec[0].t_sched)
+		s->schedule_rate = (double)(n_sched - 1) / ((double)(sched_last - rec[0].t_sched) / 1e9);
+	s->achieved_rate = n_arrived >= 2 && sent_max > sent_min
+	                       ? (double)(n_arrived - 1) / ((double)(sent_max - sent_min) / 1e9)
 	                       : NAN;
 	s->duration_s = t_last_end > t_first_sched ? (double)(t_last_end - t_first_sched) / 1e9 : NAN;
 	s->request_throughput = s->duration_s > 0 ? s->completed / s->duration_s : NAN;
@@ -223,5 +232,53 @@ int lg_summarize(const struct lg_run *run, const double *pcts, size_t npct, cons
 	s->cpu_us_per_request = s->sent ? run->cpu_s * 1e6 / handed : NAN;
 	s->busy_us_per_request = s->sent ? (run->cpu_s - run->spin_s) * 1e6 / handed : NAN;
 	free(ttft), free(tpot), free(e2el), free(queue), free(late), free(itl);
+	return 0;
+}
+
+int lg_turn_stats(const struct lg_run *run, struct lg_turn_stat **out, size_t *n_out)
+{
+	*out = NULL;
+	*n_out = 0;
+	size_t nt = 0;
+	for (size_t i = run->n_warmup; i < run->n; i++)
+		if (run->rec[i].turn + 1 > nt)
+			nt = run->rec[i].turn + 1;
+	if (nt == 0)
+		return 0;
+	struct lg_turn_stat *ts = calloc(nt, sizeof *ts);
+	size_t m = run->n - run->n_warmup;
+	double *ttft = malloc((m + 1) * sizeof *ttft), *e2el = malloc((m + 1) * sizeof *e2el);
+	if (!ts || !ttft || !e2el) {
+		free(ts), free(ttft), free(e2el);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < nt; k++) {
+		size_t c = 0, with_prompt = 0;
+		double prompt = 0;
+		for (size_t i = run->n_warmup; i < run->n; i++) {
+			const struct lg_record *r = &run->rec[i];
+			if (r->turn != k)
+				continue;
+			ts[k].sessions++;
+			if (r->t_start == 0)
+				continue;
+			ts[k].sent++;
+			if (r->status != LG_OK) {
+				ts[k].failed++;
+				continue;
+			}
+			ts[k].completed++;
+			ttft[c] = MS(r->t_first - r->t_sched);
+			e2el[c++] = MS(r->t_end - r->t_sched);
+			if (r->prompt_tokens >= 0)
+				prompt += (double)r->prompt_tokens, with_prompt++;
+		}
+		lg_dist_compute(&ts[k].ttft, ttft, c, NULL, 0);
+		lg_dist_compute(&ts[k].e2el, e2el, c, NULL, 0);
+		ts[k].prompt_tokens_mean = with_prompt && with_prompt == c ? prompt / (double)c : NAN;
+	}
+	free(ttft), free(e2el);
+	*out = ts;
+	*n_out = nt;
 	return 0;
 }

@@ -71,4 +71,15 @@ void lg_dist_compute(struct lg_dist *d, double *v, size_t n, const double *pcts,
 int lg_summarize(const struct lg_run *r, const double *pcts, size_t npct, const struct lg_slo *slo,
                  struct lg_summary *s);
 
+/* Multi-turn: the counted requests of one turn index (0 = each session's first). TTFT grows
+ * with the history a turn carries. */
+struct lg_turn_stat {
+	size_t sessions; /* sessions that have this turn */
+	size_t sent, completed, failed;
+	struct lg_dist ttft, e2el;
+	double prompt_tokens_mean; /* server's usage; NAN when unknown */
+};
+/* One entry per turn index up to the longest session's; *out malloc'd (NULL, 0 when none). */
+int lg_turn_stats(const struct lg_run *r, struct lg_turn_stat **out, size_t *n);
+
 #endif

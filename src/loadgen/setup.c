@@ -96,7 +96,7 @@ int lg_requests_prepare(struct lg_dataset *ds, const struct lg_requests_spec *s,
 	    (rc = lg_requests_fit(s->num_requests + s->warmup, s->output_len, err, errlen)))
 		return rc;
 	if (s->dataset) {
-		rc = lg_dataset_load(ds, s->dataset, bo, err, errlen);
+		rc = lg_dataset_load(ds, s->dataset, s->dataset_opts, bo, err, errlen);
 	} else if (has_trace) {
 		snprintf(err, errlen, "--rate trace needs a --dataset with timestamps");
 		return -EINVAL;

@@ -17,8 +17,9 @@ char *lg_url_join(const char *base_url, const char *path);
 
 /* Where the requests of a sweep come from. */
 struct lg_requests_spec {
-	const char *dataset; /* a JSONL file, or NULL for synthetic prompts */
-	size_t num_requests; /* counted requests per rate, 0 in duration mode */
+	const char *dataset;                        /* a dataset file, or NULL for synthetic prompts */
+	const struct lg_dataset_opts *dataset_opts; /* how to read it; NULL: the defaults */
+	size_t num_requests;                        /* counted requests per rate, 0 in duration mode */
 	size_t warmup;
 	int input_len, output_len;
 	double spread;

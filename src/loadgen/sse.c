@@ -217,7 +217,8 @@ enum jpath {
 	JP_CHOICES,
 	JP_CHOICE0,
 	JP_DELTA,
-	JP_TEXT,
+	JP_TEXT,    /* reasoning: counted, not kept */
+	JP_CONTENT, /* choices[0].text or delta.content: counted, and kept when asked */
 	JP_FINISH,
 	JP_USAGE,
 	JP_PROMPT_TOK,
@@ -233,6 +234,8 @@ struct jr {
 	int depth;
 	struct lg_chunk *c;
 	char root_msg[160];
+	struct lg_buf *content; /* where the answer's text goes (escaped), NULL: nowhere */
+	int content_rc;         /* lg_buf_add's failure */
 };
 
 #define KEY(k, lit) ((k).n == sizeof(lit) - 1 && memcmp((k).s, lit, sizeof(lit) - 1) == 0)
@@ -408,14 +411,16 @@ static enum jpath child_path(enum jpath parent, struct span k)
 		return JP_NONE;
 	case JP_CHOICE0:
 		if (KEY(k, "text"))
-			return JP_TEXT;
+			return JP_CONTENT;
 		if (KEY(k, "delta"))
 			return JP_DELTA;
 		if (KEY(k, "finish_reason"))
 			return JP_FINISH;
 		return JP_NONE;
 	case JP_DELTA:
-		if (KEY(k, "content") || KEY(k, "reasoning_content") || KEY(k, "reasoning"))
+		if (KEY(k, "content"))
+			return JP_CONTENT;
+		if (KEY(k, "reasoning_content") || KEY(k, "reasoning"))
 			return JP_TEXT;
 		return JP_NONE;
 	case JP_USAGE:
@@ -520,8 +525,10 @@ static int jvalue(struct jr *j, enum jpath path)
 		struct span s;
 		if (jstring(j, &s))
 			return -EINVAL;
-		if (path == JP_TEXT)
+		if (path == JP_TEXT || path == JP_CONTENT)
 			c->text_len += s.n;
+		if (path == JP_CONTENT && j->content && s.n && !j->content_rc)
+			j->content_rc = lg_buf_add(j->content, s.s, s.n);
 		else if (path == JP_FINISH)
 			c->finished = true;
 		else if (path == JP_ERROR || path == JP_ERRMSG)
@@ -572,7 +579,12 @@ static void chunk_init(struct lg_chunk *c)
 
 int lg_chunk_parse(const char *s, size_t n, struct lg_chunk *out)
 {
-	struct jr j = {.p = s, .end = s + n, .depth = 1, .c = out};
+	return lg_chunk_parse_text(s, n, out, NULL);
+}
+
+int lg_chunk_parse_text(const char *s, size_t n, struct lg_chunk *out, struct lg_buf *content)
+{
+	struct jr j = {.p = s, .end = s + n, .depth = 1, .c = out, .content = content};
 	j.root_msg[0] = 0;
 	chunk_init(out);
 	ws(&j);
@@ -585,7 +597,7 @@ int lg_chunk_parse(const char *s, size_t n, struct lg_chunk *out)
 		return -EINVAL;
 	if (out->is_error && !out->err_msg[0] && j.root_msg[0])
 		memcpy(out->err_msg, j.root_msg, sizeof out->err_msg);
-	return 0;
+	return j.content_rc;
 }
 
 static size_t text_of(json_t *o, const char *key)
@@ -594,8 +606,28 @@ static size_t text_of(json_t *o, const char *key)
 	return json_is_string(v) ? json_string_length(v) : 0;
 }
 
+/* The escaped form of a string member, as the fast reader keeps it. */
+static int add_escaped(struct lg_buf *b, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!b || !json_is_string(v) || json_string_length(v) == 0)
+		return 0;
+	char *q = json_dumps(v, JSON_ENCODE_ANY);
+	if (!q)
+		return -ENOMEM;
+	int rc = lg_buf_add(b, q + 1, strlen(q) - 2); /* without the quotes */
+	free(q);
+	return rc;
+}
+
 int lg_chunk_parse_jansson(const char *s, size_t n, struct lg_chunk *out)
 {
+	return lg_chunk_parse_jansson_text(s, n, out, NULL);
+}
+
+int lg_chunk_parse_jansson_text(const char *s, size_t n, struct lg_chunk *out, struct lg_buf *content)
+{
+	int rc = 0;
 	chunk_init(out);
 	json_error_t e;
 	json_t *root = json_loadb(s, n, 0, &e);
@@ -609,7 +641,10 @@ int lg_chunk_parse_jansson(const char *s, size_t n, struct lg_chunk *out)
 		json_t *c0 = json_array_get(choices, 0);
 		if (json_is_object(c0)) {
 			out->text_len += text_of(c0, "text");
+			rc = add_escaped(content, c0, "text");
 			json_t *delta = json_object_get(c0, "delta");
+			if (json_is_object(delta) && !rc)
+				rc = add_escaped(content, delta, "content");
 			if (json_is_object(delta))
 				out->text_len += text_of(delta, "content") +
 				                 text_of(delta, "reasoning_content") +
@@ -644,5 +679,5 @@ int lg_chunk_parse_jansson(const char *s, size_t n, struct lg_chunk *out)
 	if (msg)
 		snprintf(out->err_msg, sizeof out->err_msg, "%s", msg);
 	json_decref(root);
-	return 0;
+	return rc;
 }

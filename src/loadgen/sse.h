@@ -67,5 +67,10 @@ struct lg_chunk {
 int lg_chunk_parse(const char *s, size_t n, struct lg_chunk *out);
 /* The same with jansson: the reference the fast reader is tested against. */
 int lg_chunk_parse_jansson(const char *s, size_t n, struct lg_chunk *out);
+/* Both, also appending the answer's text (choices[0].text or delta.content, not reasoning) to
+ * content in its escaped JSON form, so that the pieces of a stream joined are the body of one
+ * JSON string. Return -E2BIG (or -ENOMEM) when content cannot take it. */
+int lg_chunk_parse_text(const char *s, size_t n, struct lg_chunk *out, struct lg_buf *content);
+int lg_chunk_parse_jansson_text(const char *s, size_t n, struct lg_chunk *out, struct lg_buf *content);
 
 #endif

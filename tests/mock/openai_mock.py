@@ -39,6 +39,13 @@ def make_parser(description, log_help):
                    help="stream at most this many responses at once; the others wait, as in an "
                         "overloaded server's queue (0: no limit)")
     p.add_argument("--log", help=log_help)
+    p.add_argument("--log-requests",
+                   help="append two JSON lines per completion request: {n, t, body} when it arrives "
+                        "(body: the request as parsed) and {n, t_end} when its response is finished "
+                        "(CLOCK_MONOTONIC s)")
+    p.add_argument("--tag-tokens", action="store_true",
+                   help="token i of request n reads ' r<n>t<i>' instead of ' tok<i>', so that an "
+                        "answer can be recognised where a later request quotes it")
     return p
 
 
@@ -121,8 +128,9 @@ async def completion(a, body, path, nth, nl):
                                               "type": "server_error", "code": 500}}, nl) + sse_event("[DONE]", nl)
             return
         finish = "length" if i == ntok - 1 else None
-        choice = ({"index": 0, "delta": {"content": " tok%d" % i}, "finish_reason": finish} if chat
-                  else {"index": 0, "text": " tok%d" % i, "logprobs": None, "finish_reason": finish})
+        word = " r%dt%d" % (nth, i) if getattr(a, "tag_tokens", False) else " tok%d" % i
+        choice = ({"index": 0, "delta": {"content": word}, "finish_reason": finish} if chat
+                  else {"index": 0, "text": word, "logprobs": None, "finish_reason": finish})
         out = sse_event(dict(base, choices=[choice]), nl)
         if a.comments:
             out = b": ping" + nl + out
@@ -141,6 +149,7 @@ class Handler:
         self.a = args
         self.nl = b"\r\n" if args.crlf else b"\n"
         self.log = open(args.log, "a", buffering=1) if args.log else None
+        self.req_log = open(args.log_requests, "a", buffering=1) if args.log_requests else None
         self.batch = None  # the --max-batch semaphore, made inside the event loop
 
     async def serve(self, reader, writer):
@@ -195,12 +204,22 @@ class Handler:
         nth = STATE["count"]
         if self.log:
             self.log.write("%.6f\n" % t0)
+        if self.req_log:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            self.req_log.write(json.dumps({"n": nth, "t": t0, "path": path, "body": parsed}) + "\n")
         if self.a.max_batch > 0:
             if self.batch is None:
                 self.batch = asyncio.Semaphore(self.a.max_batch)
             async with self.batch:
-                return await self.respond(body, path, nth, writer)
-        return await self.respond(body, path, nth, writer)
+                keep = await self.respond(body, path, nth, writer)
+        else:
+            keep = await self.respond(body, path, nth, writer)
+        if self.req_log:
+            self.req_log.write(json.dumps({"n": nth, "t_end": time.monotonic()}) + "\n")
+        return keep
 
     async def respond(self, body, path, nth, writer):
         async for kind, v in completion(self.a, body, path, nth, self.nl):

@@ -9,7 +9,9 @@
 #include "loadgen/sse.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct got {
@@ -247,13 +249,55 @@ static void test_deep_nesting_rejected(void **state)
 	assert_int_equal(lg_chunk_parse(s, strlen(s), &c), -EINVAL);
 }
 
+/* The answer's text, kept for a multi-turn session's next turn: content and completion text,
+ * never reasoning, in escaped form that both readers agree on once decoded; a full buffer is
+ * an error. */
+static void test_answer_text(void **state)
+{
+	(void)state;
+	const char *ev[] = {
+	    "{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}",
+	    "{\"choices\":[{\"delta\":{\"content\":\"He said "
+	    "\\\"hi\\\"\\n\",\"reasoning_content\":\"hmm\"}}]}",
+	    "{\"choices\":[{\"delta\":{\"reasoning\":\"no\"}}]}",
+	    "{\"choices\":[{\"text\":\" caf\\u00e9 \\/\"}]}",
+	    "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}",
+	};
+	for (int jansson = 0; jansson < 2; jansson++) {
+		struct lg_buf b;
+		lg_buf_init(&b, 1024);
+		for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {
+			struct lg_chunk c;
+			int rc = jansson ? lg_chunk_parse_jansson_text(ev[i], strlen(ev[i]), &c, &b)
+			                 : lg_chunk_parse_text(ev[i], strlen(ev[i]), &c, &b);
+			assert_int_equal(rc, 0);
+		}
+		char *quoted = malloc(b.len + 3);
+		quoted[0] = '"';
+		memcpy(quoted + 1, b.p, b.len);
+		memcpy(quoted + 1 + b.len, "\"", 2);
+		json_t *s = json_loads(quoted, JSON_DECODE_ANY, NULL);
+		assert_non_null(s);
+		assert_string_equal(json_string_value(s), "He said \"hi\"\n caf\xc3\xa9 /");
+		json_decref(s);
+		free(quoted);
+		lg_buf_release(&b);
+		lg_buf_init(&b, 4);
+		struct lg_chunk c;
+		int rc = jansson ? lg_chunk_parse_jansson_text(ev[1], strlen(ev[1]), &c, &b)
+		                 : lg_chunk_parse_text(ev[1], strlen(ev[1]), &c, &b);
+		assert_int_equal(rc, -E2BIG);
+		lg_buf_release(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_events_any_split),      cmocka_unit_test(test_split_crlf_between_reads),
 	    cmocka_unit_test(test_oversized_event),       cmocka_unit_test(test_callback_stops),
 	    cmocka_unit_test(test_chunks_match_jansson),  cmocka_unit_test(test_strings_match_jansson),
-	    cmocka_unit_test(test_deep_nesting_rejected),
+	    cmocka_unit_test(test_deep_nesting_rejected), cmocka_unit_test(test_answer_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
