@@ -856,17 +856,18 @@ static nvmlReturn_t processes(nvmlDevice_t dev, unsigned int *count, void *infos
 		*count = n;
 		return leave(NVML_ERROR_INSUFFICIENT_SIZE);
 	}
-	for (unsigned i = 0; i < n && i < MAX_PROC; i++) {
+	for (unsigned i = 0; i < n; i++) {
+		unsigned pid = i < MAX_PROC ? pids[i] : 1000 + i, gi = i < MAX_PROC ? inst[i] : 0xFFFFFFFFu;
 		if (v1) {
 			nvmlProcessInfo_v1_t *p = (nvmlProcessInfo_v1_t *)infos + i;
-			p->pid = pids[i];
+			p->pid = pid;
 			p->usedGpuMemory = 1ULL << 30;
 		} else {
 			nvmlProcessInfo_t *p = (nvmlProcessInfo_t *)infos + i;
-			p->pid = pids[i];
+			p->pid = pid;
 			p->usedGpuMemory = 1ULL << 30;
-			p->gpuInstanceId = inst[i];
-			p->computeInstanceId = inst[i] == 0xFFFFFFFFu ? inst[i] : 0;
+			p->gpuInstanceId = gi;
+			p->computeInstanceId = gi == 0xFFFFFFFFu ? gi : 0;
 		}
 	}
 	*count = n;
