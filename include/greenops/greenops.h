@@ -92,6 +92,39 @@ struct gops_domain_result {
 	size_t n_sensor_notes;
 };
 
+/* A shared GPU's measured energy split between the measured command and the other processes
+ * using it: an estimate beside the measurement, never part of any measured total
+ * (docs/FLEET.md, "Shared GPUs and MIG"). Only for GPUs that other processes used, or whose
+ * MIG instances the command ran on, during a span with a command (gops_monitor_set_command_pid). */
+struct gops_process_share {
+	unsigned pid; /* 0: further processes of others, summed */
+	char name[16];
+	bool command;
+	int instance; /* MIG instance, -1 none */
+	double energy_j;
+};
+
+struct gops_instance_share {
+	char uuid[96];
+	unsigned slices;
+	bool command; /* the command ran on it */
+	double energy_j;
+};
+
+struct gops_attribution {
+	char domain[32];   /* the GPU's domain, e.g. gpu0 */
+	const char *basis; /* "sm_util" (per-process SM utilisation) or "mig_slices" */
+	double energy_j;   /* the domain's measured energy = command + others + unattributed */
+	double command_j, others_j, unattributed_j;
+	double idle_power_w;      /* the baseline kept out of the split as unattributed; NAN: none */
+	double missing_s;         /* seconds shared whose activity could not be read */
+	size_t n_other_processes; /* distinct processes outside the command seen on the GPU */
+	size_t n_processes;
+	struct gops_process_share *processes;
+	size_t n_instances; /* MIG: every instance of the GPU */
+	struct gops_instance_share *instances;
+};
+
 struct gops_tag {
 	char *key;
 	char *value;
@@ -132,6 +165,8 @@ struct gops_result {
 	size_t n_warnings;
 	char **warnings;
 	size_t malformed_control_lines;
+	size_t n_attributions; /* estimated shares of shared GPUs (and MIG instances) */
+	struct gops_attribution *attributions;
 };
 
 /* Opens every selected source and prepares the sampler; nothing is sampled yet.
@@ -152,6 +187,12 @@ GOPS_EXPORT int gops_monitor_stop(gops_monitor *m);
 GOPS_EXPORT int gops_monitor_stop_at(gops_monitor *m, int64_t end_ns);
 /* Moves the span's start to t_ns (CLOCK_MONOTONIC), e.g. the moment a child was released. */
 GOPS_EXPORT int gops_monitor_set_start(gops_monitor *m, int64_t t_ns);
+
+/* The measured command: GPU processes outside the tree of pid (and of the calling process,
+ * whose orphans a subreaper inherits) make a GPU shared, and its energy is then split
+ * between them as an estimate (struct gops_attribution). Call again for each new process of
+ * the command (repetitions); 0 stops the split. Thread-safe. */
+GOPS_EXPORT int gops_monitor_set_command_pid(gops_monitor *m, int pid);
 
 /* Windows: t_ns is CLOCK_MONOTONIC in nanoseconds, 0 for now. Thread-safe. Once started, a
  * t_ns before the span's start or later than now is refused with -ERANGE. */

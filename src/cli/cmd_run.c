@@ -227,6 +227,8 @@ static int64_t once_more(gops_monitor *m, char **argv, const char *control, bool
 	close(go[0]), close(ep[1]);
 	if (pid > 0) {
 		child_pid = pid;
+		if (m)
+			gops_monitor_set_command_pid(m, pid);
 		if (m) {
 			gops_monitor_begin_window(m, "repetition", t0);
 			if (!isnan(units))
@@ -623,7 +625,8 @@ int cmd_run(int argc, char **argv)
 		waitpid(pid, NULL, 0);
 		goto done;
 	}
-	if (!isnan(units) && !out.repeat) /* with --repeat, units per execution: in its window */
+	gops_monitor_set_command_pid(m, pid); /* who else uses its GPUs */
+	if (!isnan(units) && !out.repeat)     /* with --repeat, units per execution: in its window */
 		gops_monitor_add_units(m, NULL, units);
 	run_output_begin(&out, m);
 	if (out.repeat)

@@ -166,6 +166,38 @@ static void notes(FILE *f, const struct gops_result *r)
 			    fprintf(f, "    %s: %s\n", r->domains[i].name, r->domains[i].warnings[k]);
 }
 
+/* One line per shared GPU: the command's estimated share of its measured energy. */
+static void attributions(FILE *f, const struct gops_result *r)
+{
+	for (size_t i = 0; i < r->n_attributions; i++) {
+		const struct gops_attribution *at = &r->attributions[i];
+		char a[GOPS_FMT_LEN], b[GOPS_FMT_LEN];
+		gops_fmt_si(a, sizeof a, at->command_j, "J", 3);
+		gops_fmt_si(b, sizeof b, at->energy_j, "J", 3);
+		bool mig = !strcmp(at->basis, "mig_slices");
+		if (mig) {
+			size_t used = 0;
+			for (size_t k = 0; k < at->n_instances; k++)
+				used += at->instances[k].command;
+			fprintf(f,
+			        "  %s MIG, %zu instance%s, the command on %zu: this command \u2248 %s of %s "
+			        "(estimated from the busy instances' slices)\n",
+			        at->domain, at->n_instances, at->n_instances == 1 ? "" : "s", used, a, b);
+		} else {
+			fprintf(
+			    f,
+			    "  %s shared with %zu other process%s: this command \u2248 %s of %s (estimated "
+			    "from SM utilisation)\n",
+			    at->domain, at->n_other_processes, at->n_other_processes == 1 ? "" : "es", a, b);
+		}
+		if (at->missing_s > 0)
+			fprintf(
+			    f,
+			    "  %s: %.1f s shared without utilisation samples: their energy is unattributed\n",
+			    at->domain, at->missing_s);
+	}
+}
+
 void summary_print(FILE *f, const struct gops_result *r, const struct summary_ctx *c)
 {
 	fprintf(f, "\n greenops: energy of '%s'", c && c->command ? c->command : "span");
@@ -230,6 +262,7 @@ void summary_print(FILE *f, const struct gops_result *r, const struct summary_ct
 			        cur ? cur : "(no --currency)");
 		}
 	}
+	attributions(f, r);
 	fprintf(f, "\n  %22s elapsed\n", gops_fmt_si(a, sizeof a, r->duration_s, "s", 4));
 	windows(f, r);
 

@@ -747,8 +747,105 @@ void meter_window_copy(const struct gops_window_result *src, struct gops_window_
 	}
 }
 
+/* --- estimated shares of shared GPUs (attrib.h) --- */
+
+static double energy_at_cb(const void *ctx, int64_t t)
+{
+	return meter_energy_at(ctx, t);
+}
+
+static const char *pid_name(const struct dom_state *d, uint32_t pid)
+{
+	for (size_t i = 0; i < d->n_pids; i++)
+		if (d->pids[i].pid == pid)
+			return d->pids[i].name;
+	return "";
+}
+
+/* Fills a for domain di when other processes shared it or the command ran on a MIG instance;
+ * false otherwise. */
+static bool attribute(const struct gops_monitor *m, size_t di, const struct gops_domain_result *dr,
+                      struct gops_attribution *a)
+{
+	const struct dom_state *d = &m->dom[di];
+	const struct gops_source_ops *ops = m->ops[d->info.source];
+	const struct gops_mig_instance *mig = NULL;
+	size_t n_mig = 0;
+	if (ops->mig_instances)
+		ops->mig_instances(m->src[d->info.source], d->info.index, &mig, &n_mig);
+	if (n_mig > SHARE_INSTANCES)
+		n_mig = SHARE_INSTANCES;
+	bool named = false;
+	for (size_t k = 0; k < n_mig; k++)
+		named |= mig[k].named;
+	size_t n_ticks = series_len(&d->share);
+	if (n_ticks == 0 || dr->method == GOPS_METHOD_NONE || isnan(dr->energy_j) ||
+	    !(d->shared || (n_mig && (named || d->command_on_mig))))
+		return false;
+	struct share_tick *ticks = malloc(n_ticks * sizeof *ticks);
+	if (!ticks)
+		return false;
+	for (size_t i = 0; i < n_ticks; i++)
+		ticks[i] = *(const struct share_tick *)series_at(&d->share, i);
+	double idle_w = m->idle_w ? m->idle_w[di] : NAN;
+	struct share_result sr;
+	share_split(ticks, n_ticks, m->t_start, m->t_end, idle_w, energy_at_cb, d, dr->energy_j, &sr);
+	free(ticks);
+
+	memset(a, 0, sizeof *a);
+	gops_strlcpy(a->domain, d->info.name, sizeof a->domain);
+	a->basis = n_mig ? "mig_slices" : "sm_util";
+	a->energy_j = sr.total_j;
+	a->command_j = sr.command_j;
+	a->others_j = sr.others_j;
+	a->unattributed_j = sr.unattributed_j;
+	a->idle_power_w = idle_w;
+	a->missing_s = sr.missing_s;
+	for (size_t i = 0; i < d->n_pids; i++)
+		a->n_other_processes += !d->pids[i].command;
+	a->processes = calloc(sr.n ? sr.n : 1, sizeof *a->processes);
+	if (!a->processes)
+		abort();
+	for (size_t i = 0; i < sr.n; i++) {
+		struct gops_process_share *p = &a->processes[a->n_processes++];
+		p->pid = sr.per[i].pid;
+		gops_strlcpy(p->name, p->pid ? pid_name(d, p->pid) : "", sizeof p->name);
+		p->command = sr.per[i].command;
+		p->instance = sr.per[i].instance;
+		p->energy_j = sr.per[i].energy_j;
+	}
+	a->instances = calloc(n_mig ? n_mig : 1, sizeof *a->instances);
+	if (!a->instances)
+		abort();
+	for (size_t k = 0; k < n_mig; k++) {
+		struct gops_instance_share *in = &a->instances[a->n_instances++];
+		gops_strlcpy(in->uuid, mig[k].uuid, sizeof in->uuid);
+		in->slices = mig[k].slices;
+		in->command = mig[k].named;
+		for (size_t i = 0; i < sr.n; i++)
+			in->command |= sr.per[i].command && sr.per[i].instance == (int)k;
+		in->energy_j = sr.instance_j[k];
+	}
+	return true;
+}
+
+static void attribute_all(struct gops_monitor *m, struct gops_result *r)
+{
+	r->attributions = calloc(m->n_dom ? m->n_dom : 1, sizeof *r->attributions);
+	if (!r->attributions)
+		abort();
+	for (size_t i = 0; i < m->n_dom; i++)
+		if (attribute(m, i, &r->domains[i], &r->attributions[r->n_attributions]))
+			r->n_attributions++;
+}
+
 void meter_result_release(struct gops_result *r)
 {
+	for (size_t i = 0; i < r->n_attributions; i++) {
+		free(r->attributions[i].processes);
+		free(r->attributions[i].instances);
+	}
+	free(r->attributions);
 	release_domains(r->domains, r->n_domains);
 	for (size_t i = 0; i < r->n_windows; i++)
 		meter_window_release(&r->windows[i]);
@@ -907,6 +1004,7 @@ int meter_compute(struct gops_monitor *m)
 		r->warnings[r->n_warnings++] =
 		    gops_xasprintf("the sampler missed %llu deadlines (machine overloaded?)",
 		                   (unsigned long long)m->smp.overruns);
+	attribute_all(m, r);
 	for (size_t i = 0; i < m->n_dom; i++)
 		unfix_counter(&m->dom[i]);
 	m->have_result = true;

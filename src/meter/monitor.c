@@ -194,7 +194,8 @@ int gops_monitor_new(gops_monitor **out, const struct gops_options *opts)
 		d->avg_ok = d->power_ok && m->ops[d->info.source]->read_power_avg;
 		m->idle_w[i] = NAN;
 		if (series_init(&d->power, sizeof(struct power_sample)) < 0 ||
-		    series_init(&d->anchors, sizeof(struct anchor)) < 0) {
+		    series_init(&d->anchors, sizeof(struct anchor)) < 0 ||
+		    series_init(&d->share, sizeof(struct share_tick)) < 0) {
 			gops_domain_list_release(&dl);
 			monitor_set_error(m, "out of memory");
 			return -ENOMEM;
@@ -237,6 +238,9 @@ static void reset_series(struct gops_monitor *m)
 	for (size_t i = 0; i < m->n_dom; i++) {
 		series_clear(&m->dom[i].power);
 		series_clear(&m->dom[i].anchors);
+		series_clear(&m->dom[i].share);
+		m->dom[i].shared = m->dom[i].command_on_mig = false;
+		m->dom[i].share_since_us = 0;
 	}
 }
 
@@ -307,6 +311,14 @@ int gops_monitor_start(gops_monitor *m)
 	pthread_mutex_lock(&m->lock);
 	m->started = true;
 	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int gops_monitor_set_command_pid(gops_monitor *m, int pid)
+{
+	if (!m || pid < 0)
+		return -EINVAL;
+	atomic_store(&m->smp.command_pid, pid);
 	return 0;
 }
 
@@ -739,6 +751,7 @@ void gops_monitor_free(gops_monitor *m)
 	for (size_t i = 0; i < m->n_dom; i++) {
 		series_release(&m->dom[i].power);
 		series_release(&m->dom[i].anchors);
+		series_release(&m->dom[i].share);
 	}
 	free(m->dom);
 	free(m->idle_w);

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 json_t *gops_json_num(double v)
@@ -66,6 +67,50 @@ json_t *gops_domain_json(const struct gops_domain_result *d)
 	return o;
 }
 
+/* A shared GPU's estimated split: beside the domain's measured figures, never in them. */
+static json_t *attribution_json(const struct gops_attribution *a)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "method", json_string("estimated"));
+	json_object_set_new(o, "basis", json_string(a->basis));
+	json_object_set_new(o, "energy_j", gops_json_num(a->energy_j));
+	json_object_set_new(o, "command_j", gops_json_num(a->command_j));
+	json_object_set_new(o, "others_j", gops_json_num(a->others_j));
+	json_object_set_new(o, "unattributed_j", gops_json_num(a->unattributed_j));
+	json_object_set_new(o, "idle_power_w", gops_json_num(a->idle_power_w));
+	json_object_set_new(o, "missing_s", json_real(a->missing_s));
+	json_object_set_new(o, "other_processes", json_integer((json_int_t)a->n_other_processes));
+	json_t *procs = json_array();
+	for (size_t i = 0; i < a->n_processes; i++) {
+		const struct gops_process_share *p = &a->processes[i];
+		json_t *po = json_object();
+		json_object_set_new(po, "pid", p->pid ? json_integer(p->pid) : json_null());
+		json_object_set_new(po, "name", p->name[0] ? gops_json_text(p->name) : json_null());
+		json_object_set_new(po, "command", json_boolean(p->command));
+		if (a->n_instances)
+			json_object_set_new(po, "instance",
+			                    p->instance >= 0 ? json_integer(p->instance) : json_null());
+		json_object_set_new(po, "energy_j", gops_json_num(p->energy_j));
+		json_array_append_new(procs, po);
+	}
+	json_object_set_new(o, "processes", procs);
+	if (a->n_instances) {
+		json_t *inst = json_array();
+		for (size_t i = 0; i < a->n_instances; i++) {
+			const struct gops_instance_share *in = &a->instances[i];
+			json_t *io = json_object();
+			json_object_set_new(io, "uuid", gops_json_text(in->uuid));
+			json_object_set_new(io, "slices",
+			                    in->slices ? json_integer(in->slices) : json_null());
+			json_object_set_new(io, "command", json_boolean(in->command));
+			json_object_set_new(io, "energy_j", gops_json_num(in->energy_j));
+			json_array_append_new(inst, io);
+		}
+		json_object_set_new(o, "instances", inst);
+	}
+	return o;
+}
+
 json_t *gops_result_json_object(const struct gops_result *r, int exit_status, int signal)
 {
 	char when[40];
@@ -87,7 +132,11 @@ json_t *gops_result_json_object(const struct gops_result *r, int exit_status, in
 	json_t *summed = json_array();
 	json_t *doms = json_array();
 	for (size_t i = 0; i < r->n_domains; i++) {
-		json_array_append_new(doms, gops_domain_json(&r->domains[i]));
+		json_t *d = gops_domain_json(&r->domains[i]);
+		for (size_t k = 0; k < r->n_attributions; k++)
+			if (!strcmp(r->attributions[k].domain, r->domains[i].name))
+				json_object_set_new(d, "attribution", attribution_json(&r->attributions[k]));
+		json_array_append_new(doms, d);
 		if (r->domains[i].summed)
 			json_array_append_new(summed, json_string(r->domains[i].name));
 	}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MS               1000000LL
 #define DATED_MARGIN     (8 * MS) /* a read dated by the grid keeps this far from any update */
@@ -533,6 +534,168 @@ void sampler_read_all(struct sampler *m, int64_t now, bool force_anchor)
 	}
 }
 
+/* --- who uses a GPU (attrib.h) --- */
+
+#define SHARE_PERIOD_NS 1000000000LL /* process lists and utilisation: once a second */
+
+/* The parent of pid from /proc/PID/stat, 0 when it cannot be read (gone, another PID
+ * namespace); its name into name. */
+static int parent_of(int pid, char *name, size_t len)
+{
+	char rel[64], path[512], buf[512];
+	snprintf(rel, sizeof rel, "/proc/%d/stat", pid);
+	if (gops_read_file(gops_sys_path(path, sizeof path, rel), buf, sizeof buf) <= 0)
+		return 0;
+	const char *open = strchr(buf, '('), *close = strrchr(buf, ')'); /* the name may hold anything */
+	char state;
+	int ppid;
+	if (!open || !close || close < open || sscanf(close + 1, " %c %d", &state, &ppid) != 2)
+		return 0;
+	if (name)
+		snprintf(name, len, "%.*s", (int)(close - open - 1), open + 1);
+	return ppid;
+}
+
+/* Whether pid belongs to the command: it is the command, or the command or this process
+ * (a subreaper inherits the command's orphans) is among its ancestors. Each pid is
+ * classified once, when first seen, and named then. */
+static bool is_command(struct dom_state *d, unsigned pid, int root)
+{
+	for (size_t i = 0; i < d->n_pids; i++)
+		if (d->pids[i].pid == pid)
+			return d->pids[i].command;
+	char name[16] = "";
+	int self = (int)getpid(), p = (int)pid;
+	bool command = p == root;
+	int up = parent_of(p, name, sizeof name);
+	for (int depth = 0; !command && up > 1 && depth < 64; depth++) {
+		command = up == root || up == self;
+		up = parent_of(up, NULL, 0);
+	}
+	if (d->n_pids < SHARE_PIDS) {
+		struct share_pid *sp = &d->pids[d->n_pids++];
+		sp->pid = pid;
+		sp->command = command;
+		gops_strlcpy(sp->name, name, sizeof sp->name);
+	}
+	return command;
+}
+
+static void merge_into(struct share_proc *into, const struct share_proc *p)
+{
+	into->instance = into->instance == p->instance ? p->instance : -1;
+	into->pid = 0;
+	into->weight += p->weight;
+}
+
+/* Adds a process to a tick; past SHARE_PROCS it is summed into the last entry of its kind
+ * (the command's or the others'), whose pid becomes 0. */
+static void tick_add(struct share_tick *t, unsigned pid, int instance, bool command, double weight)
+{
+	struct share_proc p = {pid, (int16_t)instance, command, (float)weight};
+	if (t->n < SHARE_PROCS) {
+		t->p[t->n++] = p;
+		return;
+	}
+	for (int k = SHARE_PROCS - 1; k >= 0; k--)
+		if (t->p[k].command == command) {
+			merge_into(&t->p[k], &p);
+			return;
+		}
+	merge_into(&t->p[SHARE_PROCS - 2], &t->p[SHARE_PROCS - 1]);
+	t->p[SHARE_PROCS - 1] = p;
+}
+
+static void share_step(struct sampler *m, struct dom_state *d, int64_t now, int root)
+{
+	const struct gops_source_ops *ops = m->ops[d->info.source];
+	struct gops_source *src = m->src[d->info.source];
+	struct gops_gpu_proc p[64];
+	size_t n = 0;
+	unsigned long long now_us = (unsigned long long)(gops_realtime_ns() / 1000);
+	unsigned long long since = d->share_since_us ? d->share_since_us : now_us - SHARE_PERIOD_NS / 1000;
+	d->share_since_us = now_us;
+	struct share_tick t = {.t_ns = now, .basis = SHARE_IDLE};
+	if (ops->gpu_processes(src, d->info.index, p, sizeof p / sizeof p[0], &n) < 0) {
+		d->share_errors++;
+		t.basis = SHARE_MISSING;
+		series_push(&d->share, &t);
+		return;
+	}
+	if (n > sizeof p / sizeof p[0])
+		n = sizeof p / sizeof p[0];
+	const struct gops_mig_instance *mig = NULL;
+	size_t n_mig = 0;
+	if (ops->mig_instances)
+		ops->mig_instances(src, d->info.index, &mig, &n_mig);
+	bool cmd[64], others = false;
+	unsigned in_instance[SHARE_INSTANCES] = {0};
+	for (size_t i = 0; i < n; i++) {
+		cmd[i] = is_command(d, p[i].pid, root);
+		others |= !cmd[i];
+		if (p[i].instance >= 0 && p[i].instance < SHARE_INSTANCES) {
+			in_instance[p[i].instance]++;
+			d->command_on_mig |= cmd[i];
+		}
+	}
+	d->shared |= others;
+	if (n == 0) {
+		t.basis = SHARE_IDLE;
+	} else if (!others) {
+		t.basis = SHARE_SOLE;
+		for (size_t i = 0; i < n; i++)
+			tick_add(&t, p[i].pid, p[i].instance, true, 1);
+	} else if (n_mig) {
+		/* MIG: each busy instance by its slices, shared evenly by its processes. */
+		t.basis = SHARE_SLICES;
+		for (size_t i = 0; i < n; i++) {
+			int k = p[i].instance;
+			double slices = k >= 0 && (size_t)k < n_mig && mig[k].slices ? mig[k].slices : 1;
+			unsigned c = k >= 0 && k < SHARE_INSTANCES && in_instance[k] ? in_instance[k] : 1;
+			tick_add(&t, p[i].pid, k, cmd[i], slices / c);
+		}
+	} else {
+		struct gops_gpu_proc u[64];
+		size_t nu = 0;
+		int r = ops->process_sm_util
+		            ? ops->process_sm_util(src, d->info.index, since, u, sizeof u / sizeof u[0], &nu)
+		            : GOPS_ENOTSUP;
+		if (nu > sizeof u / sizeof u[0])
+			nu = sizeof u / sizeof u[0];
+		t.basis = r < 0 || nu == 0 ? SHARE_MISSING : SHARE_SM;
+		for (size_t i = 0; i < n; i++) {
+			double sm = 0;
+			for (size_t k = 0; k < nu; k++)
+				if (u[k].pid == p[i].pid)
+					sm = u[k].sm_pct;
+			tick_add(&t, p[i].pid, -1, cmd[i], t.basis == SHARE_SM ? sm : 0);
+		}
+		/* Samples of processes that ended since the list was taken still count. */
+		for (size_t k = 0; t.basis == SHARE_SM && k < nu; k++) {
+			bool listed = false;
+			for (size_t i = 0; i < n && !listed; i++)
+				listed = p[i].pid == u[k].pid;
+			if (!listed && u[k].sm_pct > 0)
+				tick_add(&t, u[k].pid, -1, is_command(d, u[k].pid, root), u[k].sm_pct);
+		}
+	}
+	series_push(&d->share, &t);
+}
+
+void sampler_share(struct sampler *m, int64_t now, bool force)
+{
+	int root = atomic_load(&m->command_pid);
+	if (root <= 0)
+		return;
+	for (size_t i = 0; i < m->n_dom; i++) {
+		struct dom_state *d = &m->dom[i];
+		if (!alive(d) || !m->ops[d->info.source]->gpu_processes || (!force && now < d->share_due_ns))
+			continue;
+		share_step(m, d, now, root);
+		d->share_due_ns = now + SHARE_PERIOD_NS;
+	}
+}
+
 /* Slow counters between ticks; returns the earliest time one of them needs the thread. */
 static int64_t slow_counters(struct sampler *m, int64_t now)
 {
@@ -592,6 +755,7 @@ static void *sampler_main(void *arg)
 				next = now - (now - next) % m->interval_ns;
 			}
 			sampler_read_all(m, now, false);
+			sampler_share(m, now, false);
 			next += m->interval_ns;
 		}
 		take_edges(m, gops_now_ns());

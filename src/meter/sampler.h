@@ -4,6 +4,7 @@
 #ifndef GOPS_METER_SAMPLER_H
 #define GOPS_METER_SAMPLER_H
 
+#include "meter/attrib.h"
 #include "meter/series.h"
 #include "sources/source.h"
 
@@ -118,6 +119,16 @@ struct dom_state {
 	double worst_disagreement; /* (counter - integral) / integral, largest in magnitude */
 	int64_t worst_dis_t0, worst_dis_t1;
 	bool bursty;
+	/* Who uses a GPU (attrib.h): a tick once a second while a command is measured, on
+	 * domains whose source lists processes. */
+	struct series share;               /* struct share_tick */
+	int64_t share_due_ns;              /* next tick */
+	unsigned long long share_since_us; /* the previous tick, CLOCK_REALTIME us */
+	bool shared;                       /* a process outside the command was seen */
+	bool command_on_mig;               /* a process of the command ran on a MIG instance */
+	unsigned share_errors;             /* process lists that failed */
+	struct share_pid pids[SHARE_PIDS]; /* each process seen, classified once */
+	size_t n_pids;
 };
 
 #define EDGE_QUEUE 64
@@ -132,6 +143,7 @@ struct sampler {
 	int64_t anchor_period_ns; /* how often an expensive counter is read between the edges */
 	int64_t t_start;          /* the span's start, for notes (0 before it starts) */
 	uint64_t overruns;        /* ticks missed because a round ran past the next one */
+	_Atomic int command_pid;  /* the measured command (0: none): who shares a GPU */
 
 	/* Window edges waiting for counter readings (under lock), and how many windows are open
 	 * (a bursty load is anchored more often while any is). */
@@ -161,6 +173,8 @@ void sampler_stop(struct sampler *m);
  * whose counter updates slowly (NVML), so the edge is known to a few ms. */
 void sampler_edge(struct sampler *m, bool start);
 void sampler_read_all(struct sampler *m, int64_t now, bool force_anchor);
+/* Who uses each GPU now (attrib.h), where a command is set and a tick is due (or force). */
+void sampler_share(struct sampler *m, int64_t now, bool force);
 /* Asks for counter readings around a window edge at t (the update before it and the one
  * after) on every slow counter; the thread takes them as soon as it can. */
 void sampler_queue_edge(struct sampler *m, int64_t t);

@@ -5,6 +5,7 @@
 #include "base/util.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -17,9 +18,9 @@
 
 #include "sources/nvml_types.h"
 
-/* Process lists are only counted, through the documented size query (*infoCount = 0,
- * infos = NULL), so no nvmlProcessInfo_t crosses the boundary: its layout differs between
- * the unversioned call (v1, 16 bytes) and _v2/_v3 (24 bytes). */
+/* Process lists: nvmlProcessInfo_t's layout differs between the unversioned call (v1, 16
+ * bytes) and _v2/_v3 (24 bytes), so each list call is kept with the size of its entries, and
+ * only the pid (the first member of both) is read. */
 struct nvml_api {
 	nvmlReturn_t (*init)(void);
 	nvmlReturn_t (*shutdown)(void);
@@ -33,8 +34,18 @@ struct nvml_api {
 	nvmlReturn_t (*get_power)(nvmlDevice_t dev, unsigned int *mw);
 	nvmlReturn_t (*get_limit)(nvmlDevice_t dev, unsigned int *mw);
 	nvmlReturn_t (*get_procs)(nvmlDevice_t dev, unsigned int *count, void *infos);
+	nvmlReturn_t (*get_gprocs)(nvmlDevice_t dev, unsigned int *count, void *infos);
+	size_t procs_size, gprocs_size; /* bytes per entry of each list */
 	nvmlReturn_t (*get_util)(nvmlDevice_t dev, nvmlUtilization_t *util);
+	nvmlReturn_t (*get_proc_util)(nvmlDevice_t dev, nvmlProcessUtilizationSample_t *samples,
+	                              unsigned int *count, unsigned long long since_us);
+	nvmlReturn_t (*get_mig_mode)(nvmlDevice_t dev, unsigned int *current, unsigned int *pending);
+	nvmlReturn_t (*get_max_mig)(nvmlDevice_t dev, unsigned int *count);
+	nvmlReturn_t (*get_mig_handle)(nvmlDevice_t dev, unsigned int index, nvmlDevice_t *mig);
+	nvmlReturn_t (*get_attributes)(nvmlDevice_t dev, nvmlDeviceAttributes_t *attr);
 };
+
+#define MAX_MIG 8 /* 7 instances at most on A100 and H100 */
 
 struct nvml_gpu {
 	nvmlDevice_t dev;
@@ -46,6 +57,10 @@ struct nvml_gpu {
 	double base_j;               /* joules counted before the counter last restarted */
 	char name[16];               /* gpuN */
 	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	bool mig_mode; /* MIG enabled: the counter is the whole GPU's, the instances have none */
+	unsigned n_mig;
+	nvmlDevice_t mig_dev[MAX_MIG];
+	struct gops_mig_instance mig[MAX_MIG];
 };
 
 struct gops_source {
@@ -101,6 +116,18 @@ static void *resolve(struct gops_source *s, const char *name, const char *versio
 #define RESOLVE(field, name, versions, required)                                                             \
 	(s->api.field = (__typeof__(s->api.field))resolve(s, name, versions, required))
 
+/* Bytes per entry of a process list: v1's where only the unversioned name exists. */
+static size_t entry_size(struct gops_source *s, const char *name)
+{
+	char full[96];
+	for (const char *v = "_v3\0_v2\0"; *v; v += strlen(v) + 1) {
+		snprintf(full, sizeof full, "%s%s", name, v);
+		if (dlsym(s->dl, full))
+			return sizeof(nvmlProcessInfo_t);
+	}
+	return sizeof(nvmlProcessInfo_v1_t);
+}
+
 static int resolve_all(struct gops_source *s)
 {
 	if (!RESOLVE(init, "nvmlInit", "_v2", true) || !RESOLVE(shutdown, "nvmlShutdown", "", true) ||
@@ -116,7 +143,15 @@ static int resolve_all(struct gops_source *s)
 	if (!RESOLVE(get_limit, "nvmlDeviceGetEnforcedPowerLimit", "", false))
 		RESOLVE(get_limit, "nvmlDeviceGetPowerManagementLimit", "", false);
 	RESOLVE(get_procs, "nvmlDeviceGetComputeRunningProcesses", "_v3 _v2", false);
+	RESOLVE(get_gprocs, "nvmlDeviceGetGraphicsRunningProcesses", "_v3 _v2", false);
+	s->api.procs_size = entry_size(s, "nvmlDeviceGetComputeRunningProcesses");
+	s->api.gprocs_size = entry_size(s, "nvmlDeviceGetGraphicsRunningProcesses");
 	RESOLVE(get_util, "nvmlDeviceGetUtilizationRates", "", false);
+	RESOLVE(get_proc_util, "nvmlDeviceGetProcessUtilization", "", false);
+	RESOLVE(get_mig_mode, "nvmlDeviceGetMigMode", "", false);
+	RESOLVE(get_max_mig, "nvmlDeviceGetMaxMigDeviceCount", "", false);
+	RESOLVE(get_mig_handle, "nvmlDeviceGetMigDeviceHandleByIndex", "", false);
+	RESOLVE(get_attributes, "nvmlDeviceGetAttributes", "_v2", false);
 	return 0;
 }
 
@@ -228,12 +263,38 @@ static nvmlReturn_t read_field(struct gops_source *s, struct nvml_gpu *g, double
 	return field_watts(&fv, watts) ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
 }
 
+/* A MIG device's UUID (or a prefix naming exactly one) -> its parent's NVML index, with
+ * *instance its position among the parent's MIG devices; -1 when none or several match. */
+static int match_mig(struct gops_source *s, const char *e, unsigned *instance)
+{
+	int found = -1;
+	size_t n = strlen(e);
+	for (unsigned i = 0; i < s->n_gpus; i++)
+		for (unsigned k = 0; k < s->gpus[i].n_mig; k++)
+			if (strncasecmp(s->gpus[i].mig[k].uuid, e, n) == 0) {
+				if (found >= 0)
+					return -1;
+				found = (int)i;
+				*instance = k;
+			}
+	return found;
+}
+
 /* CUDA_VISIBLE_DEVICES entry -> NVML index, or -1. Entries are indices or UUIDs
- * ("GPU-8a1f..."), where any prefix that names exactly one GPU will do, as for CUDA. */
+ * ("GPU-8a1f..."), where any prefix that names exactly one GPU will do, as for CUDA, or the
+ * UUID of a MIG device ("MIG-..."), which names its parent (the one with an energy counter)
+ * and marks the instance named. */
 static int match_entry(struct gops_source *s, const char *e)
 {
 	if (!*e)
 		return -1;
+	if (strncasecmp(e, "MIG-", 4) == 0 && strlen(e) > 4) {
+		unsigned k = 0;
+		int i = match_mig(s, e, &k);
+		if (i >= 0)
+			s->gpus[i].mig[k].named = true;
+		return i;
+	}
 	if (isdigit((unsigned char)*e)) {
 		char *end;
 		errno = 0;
@@ -306,6 +367,15 @@ static int select_visible(struct gops_source *s, bool *visible, struct gops_note
 		if (visible[i])
 			off += (size_t)snprintf(list + off, sizeof list - off, "%sgpu%u", off ? ", " : "", i);
 	gops_notes_add(notes, "CUDA_VISIBLE_DEVICES=%s: measuring %s only", env, list);
+	for (unsigned i = 0; i < s->n_gpus; i++)
+		for (unsigned k = 0; k < s->gpus[i].n_mig; k++)
+			if (s->gpus[i].mig[k].named)
+				gops_notes_add(
+				    notes,
+				    "CUDA_VISIBLE_DEVICES names MIG instance %u of gpu%u (%s): MIG "
+				    "instances have no energy counter, so gpu%u is measured whole and "
+				    "the instance's share is estimated",
+				    k, i, s->gpus[i].mig[k].uuid, i);
 	return 0;
 }
 
@@ -357,12 +427,41 @@ static bool probe_gpu(struct gops_source *s, unsigned i, struct gops_domain *d, 
 	if (s->api.get_limit && s->api.get_limit(g->dev, &mw) == NVML_SUCCESS)
 		d->max_power_w = mw / 1000.0;
 
+	if (g->mig_mode)
+		gops_domain_note(d, "MIG mode, %u instance%s: energy and power are the whole GPU's", g->n_mig,
+		                 g->n_mig == 1 ? "" : "s");
 	if (!d->caps) {
 		gops_notes_add(notes, "%s (%s): neither energy nor power can be read: not measured", g->name,
 		               d->label);
 		return false;
 	}
 	return true;
+}
+
+/* The MIG devices of a GPU in MIG mode: their handles, UUIDs and slice counts. */
+static void find_mig(struct gops_source *s, struct nvml_gpu *g)
+{
+	unsigned int cur = 0, pending = 0, max = 0;
+	if (!s->api.get_mig_mode || !s->api.get_mig_handle ||
+	    s->api.get_mig_mode(g->dev, &cur, &pending) != NVML_SUCCESS || cur != NVML_DEVICE_MIG_ENABLE)
+		return;
+	g->mig_mode = true;
+	if (!s->api.get_max_mig || s->api.get_max_mig(g->dev, &max) != NVML_SUCCESS || max > 64)
+		max = MAX_MIG;
+	for (unsigned k = 0; k < max && g->n_mig < MAX_MIG; k++) {
+		nvmlDevice_t md;
+		if (s->api.get_mig_handle(g->dev, k, &md) != NVML_SUCCESS)
+			continue; /* an empty slot: instances need not be contiguous */
+		struct gops_mig_instance *mi = &g->mig[g->n_mig];
+		memset(mi, 0, sizeof *mi);
+		if (!s->api.get_uuid || s->api.get_uuid(md, mi->uuid, sizeof mi->uuid) != NVML_SUCCESS)
+			snprintf(mi->uuid, sizeof mi->uuid, "MIG-(%s/%u)", g->name, k);
+		nvmlDeviceAttributes_t a;
+		memset(&a, 0, sizeof a);
+		if (s->api.get_attributes && s->api.get_attributes(md, &a) == NVML_SUCCESS)
+			mi->slices = a.gpuInstanceSliceCount;
+		g->mig_dev[g->n_mig++] = md;
+	}
 }
 
 static int open_gpus(struct gops_source *s, struct gops_domain_list *dl, struct gops_notes *notes)
@@ -392,6 +491,9 @@ static int open_gpus(struct gops_source *s, struct gops_domain_list *dl, struct 
 		    s->api.get_uuid(g->dev, g->uuid, sizeof g->uuid) != NVML_SUCCESS)
 			g->uuid[0] = 0;
 	}
+	for (unsigned i = 0; i < count; i++)
+		if (s->gpus[i].handle_ok)
+			find_mig(s, &s->gpus[i]);
 	int r = select_visible(s, visible, notes);
 	size_t n_domains = 0;
 	for (unsigned i = 0; r == 0 && i < count; i++) {
@@ -586,6 +688,117 @@ static int nvml_utilization(struct gops_source *s, int index, unsigned *gpu_pct)
 	return 0;
 }
 
+/* Appends the pids of one list call to out (each pid once); returns the NVML status. */
+static nvmlReturn_t add_procs(nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, void *), size_t size,
+                              nvmlDevice_t dev, int instance, struct gops_gpu_proc *out, size_t cap,
+                              size_t *n)
+{
+	unsigned char stack[64 * sizeof(nvmlProcessInfo_t)], *buf = stack;
+	unsigned int count = sizeof stack / size;
+	nvmlReturn_t rc = fn(dev, &count, buf);
+	if (rc == NVML_ERROR_INSUFFICIENT_SIZE) {
+		count += 16; /* some may start meanwhile */
+		if (!(buf = malloc(count * size)))
+			return NVML_ERROR_INSUFFICIENT_SIZE;
+		rc = fn(dev, &count, buf);
+	}
+	for (unsigned i = 0; rc == NVML_SUCCESS && i < count; i++) {
+		unsigned pid;
+		memcpy(&pid, buf + i * size, sizeof pid);
+		bool seen = false;
+		for (size_t k = 0; k < *n && k < cap && !seen; k++)
+			seen = out[k].pid == pid;
+		if (seen)
+			continue;
+		if (*n < cap)
+			out[*n] = (struct gops_gpu_proc){.pid = pid, .instance = instance, .sm_pct = NAN};
+		(*n)++;
+	}
+	if (buf != stack)
+		free(buf);
+	return rc;
+}
+
+static int nvml_gpu_processes(struct gops_source *s, int index, struct gops_gpu_proc *out, size_t cap,
+                              size_t *n)
+{
+	struct nvml_gpu *g = gpu_at(s, index);
+	if (!g)
+		return -EINVAL;
+	*n = 0;
+	if (!s->api.get_procs)
+		return read_failed(s, g, NVML_ERROR_NOT_SUPPORTED, "processes", "");
+	/* On a MIG GPU each instance lists its own processes. */
+	unsigned n_dev = g->mig_mode ? g->n_mig : 1;
+	for (unsigned k = 0; k < n_dev; k++) {
+		nvmlDevice_t dev = g->mig_mode ? g->mig_dev[k] : g->dev;
+		int inst = g->mig_mode ? (int)k : -1;
+		nvmlReturn_t rc = add_procs(s->api.get_procs, s->api.procs_size, dev, inst, out, cap, n);
+		if (rc != NVML_SUCCESS)
+			return read_failed(s, g, rc, "processes", "nvmlDeviceGetComputeRunningProcesses");
+		if (s->api.get_gprocs)
+			add_procs(s->api.get_gprocs, s->api.gprocs_size, dev, inst, out, cap, n);
+	}
+	return 0;
+}
+
+/* Per-process SM utilisation: every sample after since_us, averaged per pid. */
+static int nvml_process_sm_util(struct gops_source *s, int index, unsigned long long since_us,
+                                struct gops_gpu_proc *out, size_t cap, size_t *n)
+{
+	struct nvml_gpu *g = gpu_at(s, index);
+	if (!g)
+		return -EINVAL;
+	*n = 0;
+	if (!s->api.get_proc_util || g->mig_mode)
+		return read_failed(s, g, NVML_ERROR_NOT_SUPPORTED, "process utilisation", "");
+	nvmlProcessUtilizationSample_t stack[64], *v = stack;
+	unsigned int count = sizeof stack / sizeof stack[0];
+	nvmlReturn_t rc = s->api.get_proc_util(g->dev, v, &count, since_us);
+	if (rc == NVML_ERROR_INSUFFICIENT_SIZE) {
+		count += 16;
+		if (!(v = malloc(count * sizeof *v)))
+			return -ENOMEM;
+		rc = s->api.get_proc_util(g->dev, v, &count, since_us);
+	}
+	if (rc == NVML_ERROR_NOT_FOUND) /* no sample since then */
+		count = 0;
+	else if (rc != NVML_SUCCESS) {
+		if (v != stack)
+			free(v);
+		return read_failed(s, g, rc, "process utilisation", "nvmlDeviceGetProcessUtilization");
+	}
+	unsigned samples[64] = {0};
+	for (unsigned i = 0; i < count; i++) {
+		if (v[i].timeStamp <= since_us)
+			continue;
+		size_t k = 0;
+		while (k < *n && k < cap && out[k].pid != v[i].pid)
+			k++;
+		if (k == *n) {
+			if (k >= cap || k >= 64)
+				continue;
+			out[k] = (struct gops_gpu_proc){.pid = v[i].pid, .instance = -1, .sm_pct = 0};
+			(*n)++;
+		}
+		samples[k]++;
+		out[k].sm_pct += (v[i].smUtil - out[k].sm_pct) / samples[k];
+	}
+	if (v != stack)
+		free(v);
+	return 0;
+}
+
+static int nvml_mig_instances(struct gops_source *s, int index, const struct gops_mig_instance **v, size_t *n)
+{
+	struct nvml_gpu *g = gpu_at(s, index);
+	if (!g)
+		return -EINVAL;
+	*v = g->mig;
+	*n = g->mig_mode ? g->n_mig : 0;
+	return 0;
+}
+
 const struct gops_source_ops gops_source_nvml = {
     .name = "nvml",
     .open = nvml_open,
@@ -596,4 +809,7 @@ const struct gops_source_ops gops_source_nvml = {
     .compute_processes = nvml_compute_processes,
     .utilization = nvml_utilization,
     .read_power_avg = nvml_read_power_avg,
+    .gpu_processes = nvml_gpu_processes,
+    .process_sm_util = nvml_process_sm_util,
+    .mig_instances = nvml_mig_instances,
 };

@@ -67,6 +67,20 @@ void gops_notes_release(struct gops_notes *n);
 
 struct gops_source; /* each implementation defines its own */
 
+/* A process using a GPU, as the device lists it. */
+struct gops_gpu_proc {
+	unsigned pid;
+	int instance;  /* the MIG instance it runs in (position among the GPU's MIG devices), -1 none */
+	double sm_pct; /* process_sm_util: mean SM utilisation over the samples since the time asked */
+};
+
+/* A MIG instance of a GPU: its share of the GPU is its slice count. */
+struct gops_mig_instance {
+	char uuid[96];
+	unsigned slices; /* GPU instance slices (of 7 on A100 and H100); 0 unknown */
+	bool named;      /* CUDA_VISIBLE_DEVICES names it: the measured command may use it */
+};
+
 /* What the caller tells a source when opening it. NULL means every default. Options travel
  * here, never through the environment. */
 struct gops_source_args {
@@ -102,6 +116,19 @@ struct gops_source_ops {
 	 * can alias a bursty load far off the truth; an average cannot, so the meter judges the
 	 * energy counter against it (meter.c, "counter faults"). */
 	int (*read_power_avg)(struct gops_source *s, int index, double *watts);
+	/* The processes on the device (compute and graphics, each pid once), at most cap of
+	 * them, *n how many there are in all. On a MIG GPU each with its instance. Cheap: the
+	 * monitor lists them once a second while a command is measured. */
+	int (*gpu_processes)(struct gops_source *s, int index, struct gops_gpu_proc *out, size_t cap,
+	                     size_t *n);
+	/* Each process's mean SM utilisation (%) over the device's samples taken after
+	 * since_us (CLOCK_REALTIME in microseconds); *n 0 when there are none. Its cost is
+	 * unknown: the monitor calls it at most once a second, and only on a shared GPU.
+	 * GOPS_ENOTSUP where the device has no per-process samples (MIG mode among others). */
+	int (*process_sm_util)(struct gops_source *s, int index, unsigned long long since_us,
+	                       struct gops_gpu_proc *out, size_t cap, size_t *n);
+	/* The device's MIG instances (*n 0 when MIG is off), as found at open. */
+	int (*mig_instances)(struct gops_source *s, int index, const struct gops_mig_instance **v, size_t *n);
 };
 
 /* Each source's table, one per file (nvml.c, perf.c, powercap.c, hwmon.c, estimate.c). */

@@ -19,28 +19,28 @@
 
 struct nvmlDevice_st {
 	unsigned index;
+	int mig; /* a MIG device's position on its GPU; -1 for the GPU itself */
 };
 
 #define NVML_ERROR_UNINITIALIZED    1
 #define NVML_ERROR_INVALID_ARGUMENT 2
 #define NVML_ERROR_UNKNOWN          999
 
-typedef struct { /* what the unversioned process call fills */
-	unsigned int pid;
-	unsigned long long usedGpuMemory;
-} nvmlProcessInfo_v1_t;
-
-typedef struct { /* what _v2 and _v3 fill */
-	unsigned int pid;
-	unsigned long long usedGpuMemory;
-	unsigned int gpuInstanceId;
-	unsigned int computeInstanceId;
-} nvmlProcessInfo_t;
-
-_Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16 && sizeof(nvmlProcessInfo_t) == 24, "process info layout");
-
 #define MAX_GPUS 64
-#define NS       1000000000LL
+#define MAX_MIG  7
+#define MAX_PROC 32
+
+/* FAKE_NVML_PROCESSES: PID:SM[:GPU[/INSTANCE]], PID a number or @FILE (the pid written in
+ * FILE, read at each call; absent while FILE is missing or empty), SM a percent or '-' (no
+ * utilisation sample). */
+struct fake_proc {
+	unsigned pid;
+	char file[256];
+	int sm; /* -1: no sample */
+	unsigned gpu;
+	int instance; /* -1: none */
+};
+#define NS 1000000000LL
 
 enum ev_kind {
 	EV_POWER,
@@ -84,6 +84,11 @@ static struct {
 	size_t n_ev, cap_ev;
 	char uuid[MAX_GPUS][96];
 	struct nvmlDevice_st dev[MAX_GPUS];
+	unsigned n_mig, mig_slices[MAX_MIG]; /* FAKE_NVML_MIG: every GPU alike */
+	struct nvmlDevice_st mig[MAX_GPUS][MAX_MIG];
+	struct fake_proc proc[MAX_PROC];
+	unsigned n_proc;
+	bool procs_given, proc_util_notsup;
 } F = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t now_ns(void)
@@ -379,10 +384,107 @@ static int enter(nvmlDevice_t dev, int64_t *now, nvmlReturn_t *rc)
 	return -1;
 }
 
+/* As enter, for the calls that also take a MIG device (*mig its position, else -1). */
+static int enter_any(nvmlDevice_t dev, int64_t *now, nvmlReturn_t *rc, int *mig)
+{
+	*mig = -1;
+	if (dev && F.n_mig && dev >= &F.mig[0][0] && dev < &F.mig[0][0] + MAX_GPUS * MAX_MIG) {
+		pthread_mutex_lock(&F.lock);
+		if (F.refs == 0 || dev->index >= F.n_gpus || dev->mig >= (int)F.n_mig) {
+			*rc = F.refs == 0 ? NVML_ERROR_UNINITIALIZED : NVML_ERROR_INVALID_ARGUMENT;
+			pthread_mutex_unlock(&F.lock);
+			return -1;
+		}
+		refresh();
+		*now = now_ns();
+		*mig = dev->mig;
+		if (!lost(dev->index, *now))
+			return (int)dev->index;
+		*rc = NVML_ERROR_GPU_IS_LOST;
+		pthread_mutex_unlock(&F.lock);
+		return -1;
+	}
+	return enter(dev, now, rc);
+}
+
 static nvmlReturn_t leave(nvmlReturn_t rc)
 {
 	pthread_mutex_unlock(&F.lock);
 	return rc;
+}
+
+/* --- processes and MIG --- */
+
+/* FAKE_NVML_MIG=S1,S2,...: every GPU in MIG mode with instances of S1, S2, ... slices. */
+static void parse_mig(const char *v)
+{
+	F.n_mig = 0;
+	while (v && *v && F.n_mig < MAX_MIG) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || n <= 0 || n > 7 || (*end && *end != ',')) {
+			fprintf(stderr, "fake-nvml: FAKE_NVML_MIG: '%s' is not a slice count\n", v);
+			F.n_mig = 0;
+			return;
+		}
+		F.mig_slices[F.n_mig++] = (unsigned)n;
+		v = *end ? end + 1 : end;
+	}
+}
+
+static void parse_procs(const char *v)
+{
+	F.n_proc = 0;
+	F.procs_given = v && *v;
+	while (v && *v && F.n_proc < MAX_PROC) {
+		size_t len = strcspn(v, ",");
+		char entry[256];
+		snprintf(entry, sizeof entry, "%.*s", (int)len, v);
+		v += len + (v[len] == ',');
+		struct fake_proc *p = &F.proc[F.n_proc];
+		memset(p, 0, sizeof *p);
+		p->instance = -1;
+		char *sm, *where;
+		/* PID:SM or PID:SM:GPU[/INSTANCE]: the pid may be a path holding ':' only after '@' */
+		char *first = strchr(entry[0] == '@' ? entry + 1 : entry, ':');
+		if (!first) {
+			fprintf(stderr,
+			        "fake-nvml: FAKE_NVML_PROCESSES: '%s' is not PID:SM[:GPU[/INSTANCE]]\n",
+			        entry);
+			continue;
+		}
+		*first = 0;
+		sm = first + 1;
+		where = strchr(sm, ':');
+		if (where)
+			*where++ = 0;
+		if (entry[0] == '@')
+			snprintf(p->file, sizeof p->file, "%s", entry + 1);
+		else
+			p->pid = (unsigned)strtoul(entry, NULL, 10);
+		p->sm = strcmp(sm, "-") == 0 ? -1 : atoi(sm);
+		if (where) {
+			p->gpu = (unsigned)strtoul(where, &where, 10);
+			if (*where == '/')
+				p->instance = atoi(where + 1);
+		}
+		F.n_proc++;
+	}
+}
+
+/* The pid of an entry now: 0 while its file is missing or empty. */
+static unsigned proc_pid(const struct fake_proc *p)
+{
+	if (!p->file[0])
+		return p->pid;
+	FILE *f = fopen(p->file, "r");
+	unsigned pid = 0;
+	if (f) {
+		if (fscanf(f, "%u", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return pid;
 }
 
 /* --- the API --- */
@@ -419,7 +521,14 @@ static nvmlReturn_t setup(void)
 	F.warned_lines = 0;
 	F.n_ev = 0;
 	const char *uuids = getenv("FAKE_NVML_UUIDS");
+	parse_mig(getenv("FAKE_NVML_MIG"));
+	parse_procs(getenv("FAKE_NVML_PROCESSES"));
+	e = getenv("FAKE_NVML_PROCESS_UTIL");
+	F.proc_util_notsup = e && strcmp(e, "notsup") == 0;
 	for (unsigned i = 0; i < MAX_GPUS; i++) {
+		F.dev[i].mig = -1;
+		for (unsigned k = 0; k < MAX_MIG; k++)
+			F.mig[i][k] = (struct nvmlDevice_st){i, (int)k};
 		F.dev[i].index = i;
 		snprintf(F.uuid[i], sizeof F.uuid[i], "GPU-fa4e0000-0000-4000-8000-%012x", i);
 	}
@@ -582,9 +691,15 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int len)
 {
 	int64_t now;
 	nvmlReturn_t rc;
-	int g = enter(dev, &now, &rc);
+	int mig;
+	int g = enter_any(dev, &now, &rc, &mig);
 	if (g < 0)
 		return rc;
+	if (mig >= 0) {
+		char buf[96];
+		snprintf(buf, sizeof buf, "MIG-fa4e0000-0000-4000-9%03x-%012x", (unsigned)g, (unsigned)mig);
+		return leave(copy_string(uuid, len, buf));
+	}
 	return leave(copy_string(uuid, len, F.uuid[g]));
 }
 
@@ -710,31 +825,49 @@ nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t dev, unsigned int *m
 	return limit(dev, mw);
 }
 
-static nvmlReturn_t processes(nvmlDevice_t dev, unsigned int *count, void *infos, bool v1)
+static nvmlReturn_t processes(nvmlDevice_t dev, unsigned int *count, void *infos, bool v1, bool graphics)
 {
 	int64_t now;
 	nvmlReturn_t rc;
-	int g = enter(dev, &now, &rc);
+	int mig;
+	int g = enter_any(dev, &now, &rc, &mig);
 	if (g < 0)
 		return rc;
 	if (!count || (*count > 0 && !infos))
 		return leave(NVML_ERROR_INVALID_ARGUMENT);
-	const struct event *e = last_event((unsigned)g, EV_PROCS, now);
-	unsigned n = e ? (unsigned)e->value : F.procs;
+	unsigned pids[MAX_PROC], inst[MAX_PROC], n = 0;
+	if (F.procs_given) { /* FAKE_NVML_PROCESSES: compute processes only */
+		for (unsigned i = 0; !graphics && i < F.n_proc; i++) {
+			const struct fake_proc *p = &F.proc[i];
+			unsigned pid = proc_pid(p);
+			if (pid && p->gpu == (unsigned)g && (mig < 0 || p->instance == mig)) {
+				inst[n] = p->instance < 0 ? 0xFFFFFFFFu : (unsigned)p->instance;
+				pids[n++] = pid;
+			}
+		}
+	} else if (!graphics && mig < 0) {
+		const struct event *e = last_event((unsigned)g, EV_PROCS, now);
+		for (n = 0; n < (e ? (unsigned)e->value : F.procs) && n < MAX_PROC; n++)
+			pids[n] = 1000 + n, inst[n] = 0xFFFFFFFFu;
+		if (e ? e->value > MAX_PROC : F.procs > MAX_PROC)
+			n = e ? (unsigned)e->value : F.procs; /* counted only: the size query */
+	}
 	if (*count < n) {
 		*count = n;
 		return leave(NVML_ERROR_INSUFFICIENT_SIZE);
 	}
 	for (unsigned i = 0; i < n; i++) {
+		unsigned pid = i < MAX_PROC ? pids[i] : 1000 + i, gi = i < MAX_PROC ? inst[i] : 0xFFFFFFFFu;
 		if (v1) {
 			nvmlProcessInfo_v1_t *p = (nvmlProcessInfo_v1_t *)infos + i;
-			p->pid = 1000 + i;
+			p->pid = pid;
 			p->usedGpuMemory = 1ULL << 30;
 		} else {
 			nvmlProcessInfo_t *p = (nvmlProcessInfo_t *)infos + i;
-			p->pid = 1000 + i;
+			p->pid = pid;
 			p->usedGpuMemory = 1ULL << 30;
-			p->gpuInstanceId = p->computeInstanceId = 0xFFFFFFFFu;
+			p->gpuInstanceId = gi;
+			p->computeInstanceId = gi == 0xFFFFFFFFu ? gi : 0;
 		}
 	}
 	*count = n;
@@ -745,20 +878,20 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t dev, unsigned int
                                                   nvmlProcessInfo_v1_t *p)
 {
 	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
-	return processes(dev, count, p, true);
+	return processes(dev, count, p, true, false);
 }
 
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t dev, unsigned int *count,
                                                      nvmlProcessInfo_t *p)
 {
 	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
-	return processes(dev, count, p, false);
+	return processes(dev, count, p, false, false);
 }
 
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t dev, unsigned int *count,
                                                      nvmlProcessInfo_t *p)
 {
-	return processes(dev, count, p, false);
+	return processes(dev, count, p, false, false);
 }
 
 nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, nvmlUtilization_t *u)
@@ -774,4 +907,131 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, nvmlUtilization_t *
 	u->gpu = e ? (unsigned)e->value : F.util;
 	u->memory = u->gpu / 2;
 	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t dev, unsigned int *count,
+                                                   nvmlProcessInfo_v1_t *p)
+{
+	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
+	return processes(dev, count, p, true, true);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t dev, unsigned int *count,
+                                                      nvmlProcessInfo_t *p)
+{
+	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
+	return processes(dev, count, p, false, true);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t dev, unsigned int *count,
+                                                      nvmlProcessInfo_t *p)
+{
+	return processes(dev, count, p, false, true);
+}
+
+/* One sample per process of FAKE_NVML_PROCESSES on the GPU (those with an SM figure), dated
+ * now; none in MIG mode, as on real GPUs. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t dev, nvmlProcessUtilizationSample_t *v,
+                                             unsigned int *count, unsigned long long since_us)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!count)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	if (F.n_mig || F.proc_util_notsup)
+		return leave(NVML_ERROR_NOT_SUPPORTED);
+	unsigned long long now_us = (unsigned long long)(now / 1000);
+	unsigned n = 0, pids[MAX_PROC];
+	int sm[MAX_PROC];
+	for (unsigned i = 0; i < F.n_proc; i++) {
+		unsigned pid = proc_pid(&F.proc[i]);
+		if (pid && F.proc[i].gpu == (unsigned)g && F.proc[i].sm >= 0)
+			pids[n] = pid, sm[n++] = F.proc[i].sm;
+	}
+	if (n == 0 || since_us >= now_us)
+		return leave(NVML_ERROR_NOT_FOUND);
+	if (!v || *count < n) {
+		*count = n;
+		return leave(NVML_ERROR_INSUFFICIENT_SIZE);
+	}
+	for (unsigned i = 0; i < n; i++)
+		v[i] = (nvmlProcessUtilizationSample_t){
+		    .pid = pids[i], .timeStamp = now_us, .smUtil = (unsigned)sm[i]};
+	*count = n;
+	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current, unsigned int *pending)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!current || !pending)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	*current = *pending = F.n_mig ? NVML_DEVICE_MIG_ENABLE : 0;
+	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev, unsigned int *count)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!count)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	*count = MAX_MIG;
+	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev, unsigned int index, nvmlDevice_t *mig)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int g = enter(dev, &now, &rc);
+	if (g < 0)
+		return rc;
+	if (!mig || index >= MAX_MIG)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	if (!F.n_mig)
+		return leave(NVML_ERROR_NOT_SUPPORTED);
+	if (index >= F.n_mig)
+		return leave(NVML_ERROR_NOT_FOUND);
+	*mig = &F.mig[g][index];
+	return leave(NVML_SUCCESS);
+}
+
+static nvmlReturn_t attributes(nvmlDevice_t dev, nvmlDeviceAttributes_t *a)
+{
+	int64_t now;
+	nvmlReturn_t rc;
+	int mig;
+	int g = enter_any(dev, &now, &rc, &mig);
+	if (g < 0)
+		return rc;
+	if (!a)
+		return leave(NVML_ERROR_INVALID_ARGUMENT);
+	unsigned slices = mig >= 0 ? F.mig_slices[mig] : 7;
+	memset(a, 0, sizeof *a);
+	a->multiprocessorCount = slices * 16;
+	a->gpuInstanceSliceCount = a->computeInstanceSliceCount = slices;
+	a->memorySizeMB = slices * 10240ULL;
+	return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetAttributes(nvmlDevice_t dev, nvmlDeviceAttributes_t *a)
+{
+	__atomic_add_fetch(&older_calls, 1, __ATOMIC_RELAXED);
+	return attributes(dev, a);
+}
+
+nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t dev, nvmlDeviceAttributes_t *a)
+{
+	return attributes(dev, a);
 }

@@ -80,10 +80,12 @@ static void script_add(int64_t t, const char *gpu, const char *event)
 static int setup(void **state)
 {
 	static const char *const vars[] = {
-	    "FAKE_NVML_GPUS",     "FAKE_NVML_IDLE_W",     "FAKE_NVML_PERIOD_MS",      "FAKE_NVML_SCRIPT",
-	    "FAKE_NVML_ENERGY",   "FAKE_NVML_FIELD",      "FAKE_NVML_ENERGY_COST_US", "FAKE_NVML_UUIDS",
-	    "FAKE_NVML_LIMIT_W",  "FAKE_NVML_PROCS",      "FAKE_NVML_UTIL",           "FAKE_NVML_INIT_RC",
-	    "FAKE_NVML_EPOCH_NS", "CUDA_VISIBLE_DEVICES",
+	    "FAKE_NVML_GPUS",           "FAKE_NVML_IDLE_W",       "FAKE_NVML_PERIOD_MS",
+	    "FAKE_NVML_SCRIPT",         "FAKE_NVML_ENERGY",       "FAKE_NVML_FIELD",
+	    "FAKE_NVML_ENERGY_COST_US", "FAKE_NVML_UUIDS",        "FAKE_NVML_LIMIT_W",
+	    "FAKE_NVML_PROCS",          "FAKE_NVML_UTIL",         "FAKE_NVML_INIT_RC",
+	    "FAKE_NVML_EPOCH_NS",       "CUDA_VISIBLE_DEVICES",   "FAKE_NVML_MIG",
+	    "FAKE_NVML_PROCESSES",      "FAKE_NVML_PROCESS_UTIL",
 	};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
@@ -647,6 +649,77 @@ static void test_idle_queries(void **state)
 	do_close(&o);
 }
 
+/* Processes with their pids, and each one's SM utilisation since a time. */
+static void test_processes(void **state)
+{
+	setenv("FAKE_NVML_PROCESSES", "4242:60,4343:-,4444:30:1", 1);
+	setenv("FAKE_NVML_GPUS", "2", 1);
+	struct opened o;
+	do_open(&o);
+	assert_int_equal(o.rc, 0);
+	struct gops_gpu_proc p[8];
+	size_t n = 0;
+	assert_int_equal(gops_source_nvml.gpu_processes(o.s, 0, p, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(p[0].pid, 4242);
+	assert_int_equal(p[1].pid, 4343);
+	assert_int_equal(p[0].instance, -1);
+	assert_int_equal(gops_source_nvml.gpu_processes(o.s, 1, p, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0].pid, 4444);
+	unsigned long long since = (unsigned long long)(now_rt() / 1000) - 1000000;
+	assert_int_equal(gops_source_nvml.process_sm_util(o.s, 0, since, p, 8, &n), 0);
+	assert_int_equal(n, 1); /* 4343 has no sample */
+	assert_int_equal(p[0].pid, 4242);
+	assert_float_equal(p[0].sm_pct, 60, 1e-9);
+	/* nothing since the future */
+	assert_int_equal(gops_source_nvml.process_sm_util(o.s, 0, since + 3600000000ULL, p, 8, &n), 0);
+	assert_int_equal(n, 0);
+	const struct gops_mig_instance *mig;
+	assert_int_equal(gops_source_nvml.mig_instances(o.s, 0, &mig, &n), 0);
+	assert_int_equal(n, 0);
+	do_close(&o);
+}
+
+/* MIG: the instances with their slices and processes; CUDA_VISIBLE_DEVICES=MIG-uuid measures
+ * the parent and marks the instance; per-process utilisation is not offered in MIG mode. */
+static void test_mig(void **state)
+{
+	setenv("FAKE_NVML_GPUS", "2", 1);
+	setenv("FAKE_NVML_MIG", "4,3", 1);
+	setenv("FAKE_NVML_PROCESSES", "11:50:1/0,12:50:1/1,13:50:1/1", 1);
+	setenv("CUDA_VISIBLE_DEVICES", "MIG-fa4e0000-0000-4000-9001-000000000001", 1);
+	struct opened o;
+	do_open(&o);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(o.dl.n, 1);
+	assert_string_equal(o.dl.v[0].name, "gpu1");
+	assert_true(notes_have(&o.notes, "names MIG instance 1 of gpu1"));
+	const struct gops_mig_instance *mig;
+	size_t n = 0;
+	assert_int_equal(gops_source_nvml.mig_instances(o.s, 1, &mig, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(mig[0].slices, 4);
+	assert_int_equal(mig[1].slices, 3);
+	assert_false(mig[0].named);
+	assert_true(mig[1].named);
+	struct gops_gpu_proc p[8];
+	assert_int_equal(gops_source_nvml.gpu_processes(o.s, 1, p, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(p[0].pid, 11);
+	assert_int_equal(p[0].instance, 0);
+	assert_int_equal(p[2].pid, 13);
+	assert_int_equal(p[2].instance, 1);
+	assert_int_equal(gops_source_nvml.process_sm_util(o.s, 1, 0, p, 8, &n), GOPS_ENOTSUP);
+	double j;
+	assert_int_equal(gops_source_nvml.read_energy(o.s, 1, &j), 0);
+	do_close(&o);
+	setenv("CUDA_VISIBLE_DEVICES", "MIG-fa4e0000-0000-4000-9001-00000000000f", 1);
+	do_open(&o);
+	assert_int_equal(o.rc, -ENOENT);
+	do_close(&o);
+}
+
 /* FAKE_NVML_ENERGY_COST_US burns CPU inside the counter call, as the real one does. */
 static void test_energy_cost(void **state)
 {
@@ -761,6 +834,8 @@ int main(int argc, char **argv)
 	    T(test_visible_invalid_ends_list),
 	    T(test_idle_queries),
 	    T(test_energy_cost),
+	    T(test_processes),
+	    T(test_mig),
 	};
 	const struct CMUnitTest real[] = {cmocka_unit_test(test_real_nvml)};
 	if (getenv("GREENOPS_TEST_REAL_NVML"))
