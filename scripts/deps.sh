@@ -13,10 +13,11 @@ nodejs librsvg2-bin"
 # package of its own in Debian's.
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # What the end-to-end tests start: a one-node Slurm, a Prometheus, the reference LLM server's
-# HTTP side (aiohttp), headless Chromium (which loads the report) and zsh (its completion). GREENOPS_DEPS=build (the
-# container image's build stage) leaves them out.
+# HTTP side (aiohttp), headless Chromium (which loads the report), zsh (its completion) and tmux
+# (a terminal for greenops top). GREENOPS_DEPS=build (the container image's build stage) leaves
+# them out.
 [ "${GREENOPS_DEPS:-}" = build ] ||
-	pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp chromium zsh"
+	pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp chromium zsh tmux"
 
 missing=""
 for p in $pkgs; do
