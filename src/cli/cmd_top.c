@@ -48,7 +48,7 @@ const char usage_top[] =
     "\n"
     "  -d, --delay SECONDS  time between updates (default 1; at least 0.1)\n"
     "  -n, --iterations N   stop after N updates (default: run until stopped)\n"
-    "  --json               one JSON object per update and line instead (docs/CLI.md)\n"
+    "  --json               one JSON object per update and line instead (docs/TOP.md)\n"
     "  --sources LIST       nvml,powercap,perf,hwmon,estimate (default: every sensor found)\n"
     "  --interval MS        sampling period (default 100): the power shown is the latest sample\n"
     "  --rotate SECONDS     start a fresh sampler this often, carrying the energy over (default\n"
