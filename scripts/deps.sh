@@ -13,11 +13,11 @@ nodejs librsvg2-bin"
 # package of its own in Debian's.
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # What the end-to-end tests start: a one-node Slurm, a Prometheus, the reference LLM server's
-# HTTP side (aiohttp), headless Chromium (which loads the report), zsh (its completion) and python3-venv
-# (a fresh environment the Python package installs into). GREENOPS_DEPS=build (the container image's
-# build stage) leaves them out.
+# HTTP side (aiohttp), headless Chromium (which loads the report), zsh (its completion),
+# python3-venv (a fresh environment the Python package installs into) and tmux (a terminal for
+# greenops top). GREENOPS_DEPS=build (the container image's build stage) leaves them out.
 [ "${GREENOPS_DEPS:-}" = build ] ||
-	pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp chromium zsh python3-venv"
+	pkgs="$pkgs slurmctld slurmd slurm-client munge prometheus python3-aiohttp chromium zsh python3-venv tmux"
 
 missing=""
 for p in $pkgs; do

@@ -31,11 +31,13 @@ int cmd_merge(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 extern const char usage_run[], usage_list[], usage_idle[], usage_runs[], usage_show[], usage_export_csv[],
     usage_serve_bench[], usage_macs[], usage_analyze[], usage_export[], usage_sweep[], usage_merge[],
-    usage_slurm[], usage_report[], usage_config[];
+    usage_slurm[], usage_report[], usage_config[], usage_top[];
 
+/* The verb NAME, or the verb NAME is another name of (`watch` for `top`); NULL if none. */
 const struct cmd *cmd_find(const char *name);
 /* Prints "greenops VERB: MSG" to stderr; returns 2 (usage error) for convenience. */
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -30,6 +30,14 @@ static const struct cmd commands[] = {
     {"report", cmd_report, CMD_NEEDS_DB, "write an HTML report with figures of a sweep or a run",
      usage_report},
     {"config", cmd_config, 0, "show the settings in effect and where each comes from", usage_config},
+    {"top", cmd_top, 0, "show every domain's power live (also: greenops watch)", usage_top},
+};
+
+/* Other names of verbs, found by cmd_find but not listed apart. */
+static const struct {
+	const char *alias, *verb;
+} aliases[] = {
+    {"watch", "top"},
 };
 
 const struct cmd *cmd_find(const char *name)
@@ -37,6 +45,9 @@ const struct cmd *cmd_find(const char *name)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strcmp(aliases[i].alias, name) == 0)
+			return cmd_find(aliases[i].verb);
 	return NULL;
 }
 

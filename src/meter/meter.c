@@ -92,6 +92,27 @@ static double interval_scale(const struct dom_state *d, size_t i)
 	return (aj(d, i + 1) - aj(d, i)) / w;
 }
 
+/* The scale for power integrated past the last counter reading (the live figures): over the
+ * latest stretch between readings at least a second long and dated to 5% of its length. The
+ * readings of a span's first edge are a counter period or two apart and dated to a good part
+ * of one: 15 J over what reads as 50 to 90 ms of 150 W would scale instant power by 1.1 to 2x
+ * until the next reading mid-run (5 s or more later). 1 when no stretch qualifies. */
+static double tail_scale(const struct dom_state *d, size_t na)
+{
+	if (na < 2)
+		return 1;
+	const struct anchor *b = an(d, na - 1);
+	for (size_t i = na - 1; i-- > 0;) {
+		const struct anchor *a = an(d, i);
+		double len = (double)(b->t_ns - a->t_ns);
+		if (len >= 1e9 && (double)(a->t_unc_ns + b->t_unc_ns) <= 0.05 * len) {
+			double w = integral(d, a->t_ns, b->t_ns);
+			return w > 1e-9 ? (aj(d, na - 1) - aj(d, i)) / w : 1;
+		}
+	}
+	return 1;
+}
+
 static int64_t clamp_lost(const struct dom_state *d, int64_t t)
 {
 	return d->lost_at_ns && t > d->lost_at_ns ? d->lost_at_ns : t;
@@ -122,7 +143,7 @@ double meter_energy_at(const struct dom_state *d, int64_t t)
 	if (t >= last->t_ns) {
 		/* Past a counter that stopped being readable: power as it is, not scaled by a
 		 * stretch that says nothing about this one. */
-		double s = na > 1 && !d->tail_gap_ns ? interval_scale(d, na - 2) : 1;
+		double s = !d->tail_gap_ns ? tail_scale(d, na) : 1;
 		if (s < 0.5 || s > 2)
 			s = 1;
 		return aj(d, na - 1) + integral(d, last->t_ns, t) * s;

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 for args in "run --units" "idle --duration" "list --sources" "runs --limit" "show --db" \
-	"export-csv -o" "export-csv runs --db" "analyze --db" "macs --batch"; do
+	"export-csv -o" "export-csv runs --db" "analyze --db" "macs --batch" "top --delay"; do
 	set -- $args
 	"$GREENOPS" "$@" 2>"$SCRATCH/o.err" </dev/null
 	rc=$?
@@ -11,7 +11,7 @@ for args in "run --units" "idle --duration" "list --sources" "runs --limit" "sho
 	eq "$args: a missing value exits 2" "$rc" 2
 	contains "$args: says the value is missing" "$SCRATCH/o.err" "option '$opt' needs a value"
 done
-for verb in run idle list runs show export-csv analyze macs; do
+for verb in run idle list runs show export-csv analyze macs top; do
 	"$GREENOPS" $verb --no-such-flag 2>"$SCRATCH/o.err" </dev/null
 	contains "$verb: an unknown option is named" "$SCRATCH/o.err" "unknown option '--no-such-flag'"
 done

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S 1000000000LL
+#define S  1000000000LL
+#define MS 1000000LL
 
 static const struct gops_source_ops test_ops = {.name = "test"};
 
@@ -138,6 +139,34 @@ static void test_counter_scales_biased_power(void **state)
 	meter_domain(m, 0, 2 * S, 3 * S, &r);
 	assert_true(fabs(r.energy_j - 100) < 2.0);
 	free_warnings(&r);
+	free_monitor(m);
+}
+
+/* Past the last counter reading, integrated power is scaled by a stretch between readings a
+ * second or more apart and well dated: not by the first edge's two readings, 53 ms apart and
+ * one of them dated only to within 50 ms (15 J over 53 ms of 150 W would read as 1.9x, within
+ * the sanity bounds), nor by two 90 ms apart dated to a few ms. */
+static void test_live_scale_needs_sure_dates(void **state)
+{
+	(void)state;
+	struct gops_monitor *m = fake_monitor(1);
+	struct dom_state *d = &m->dom[0];
+	for (int64_t t = 0; t <= 4 * S; t += S / 100)
+		push_power(d, t, 150);
+	struct anchor a0 = {S / 10, 50 * MS, 1000}, a1 = {S / 10 + 53 * MS, 3 * MS, 1015};
+	series_push(&d->anchors, &a0);
+	series_push(&d->anchors, &a1);
+	double e = meter_energy_at(d, 3 * S) - meter_energy_at(d, a1.t_ns);
+	assert_true(fabs(e - 150 * (3.0 - 0.153)) < 1e-6);
+	struct anchor a2 = {a1.t_ns + 90 * MS, 2 * MS, 1030};
+	series_push(&d->anchors, &a2);
+	e = meter_energy_at(d, 3 * S) - meter_energy_at(d, a2.t_ns);
+	assert_true(fabs(e - 150 * (3.0 - 0.243)) < 1e-6);
+	/* A reading 2 s on, dated to a few ms, scales it: 300 J read as 330 J. */
+	struct anchor a3 = {a2.t_ns + 2 * S, 3 * MS, 1030 + 330};
+	series_push(&d->anchors, &a3);
+	e = meter_energy_at(d, 4 * S) - meter_energy_at(d, a3.t_ns);
+	assert_true(fabs(e - 1.1 * 150 * (4.0 - 2.243)) < 1e-6);
 	free_monitor(m);
 }
 
@@ -316,7 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_windows_add_up),      cmocka_unit_test(test_counter_only_linear),
 	    cmocka_unit_test(test_summed_and_stuck),    cmocka_unit_test(test_lost_domain),
 	    cmocka_unit_test(test_control_lines),       cmocka_unit_test(test_window_stamp_outside_span),
-	    cmocka_unit_test(test_peak_not_below_mean),
+	    cmocka_unit_test(test_peak_not_below_mean), cmocka_unit_test(test_live_scale_needs_sure_dates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
