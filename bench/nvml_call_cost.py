@@ -35,14 +35,16 @@ calls = [
     ("nvmlDeviceGetPowerUsage (1 s average)", lambda: pynvml.nvmlDeviceGetPowerUsage(h)),
     ("nvmlDeviceGetEnforcedPowerLimit", lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(h)),
     ("nvmlDeviceGetComputeRunningProcesses", lambda: pynvml.nvmlDeviceGetComputeRunningProcesses(h)),
+    ("nvmlDeviceGetGraphicsRunningProcesses", lambda: pynvml.nvmlDeviceGetGraphicsRunningProcesses(h)),
     ("nvmlDeviceGetUtilizationRates", lambda: pynvml.nvmlDeviceGetUtilizationRates(h)),
+    ("nvmlDeviceGetProcessUtilization", lambda: pynvml.nvmlDeviceGetProcessUtilization(h, 0)),
 ]
 for name, fn in calls:
     n = 10 if "Energy" in name else N
     try:
         c, w = cost(fn, n)
         rows.append((name, c, w, n))
-    except pynvml.NVMLError as e:
+    except (pynvml.NVMLError, AttributeError) as e:
         rows.append((name + f" ({e})", float("nan"), float("nan"), 0))
 pynvml.nvmlShutdown()
 print(f"{'call':45s} {'CPU us':>10s} {'wall us':>10s} {'calls':>6s}")
