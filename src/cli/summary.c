@@ -110,12 +110,13 @@ static void windows(FILE *f, const struct gops_result *r)
 }
 
 /* A source that was looked for and gave no domain: its note ("nvml: cannot load ...") is
- * summed up in one line; `greenops list` says it in full. Such a note begins with one word
- * and a colon, the word being neither a measured domain's source nor a domain's name (which
- * begin the notes about domains that were measured). */
+ * summed up in one line; `greenops list` says it in full. Such a note begins with a source's
+ * name (lower-case letters and digits) and a colon, the word being neither a measured
+ * domain's source nor a domain's name (which begin the notes about domains that were
+ * measured). A note such as "CUDA_VISIBLE_DEVICES=0: measuring gpu0 only" is not one. */
 static bool about_absent_source(const struct gops_result *r, const char *note)
 {
-	size_t n = strcspn(note, ": ");
+	size_t n = strspn(note, "abcdefghijklmnopqrstuvwxyz0123456789");
 	if (n == 0 || note[n] != ':' || note[n + 1] != ' ')
 		return false;
 	for (size_t k = 0; k < r->n_domains; k++)

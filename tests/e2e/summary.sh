@@ -38,4 +38,14 @@ n=$(grep -c 'nvml' "$SCRATCH/u.err")
 eq "nvml is mentioned once" "$n" 1
 "$GREENOPS" list >"$SCRATCH/list.out" 2>&1
 contains "greenops list tells why nvml is absent" "$SCRATCH/list.out" "libnvidia-ml"
+
+# A note about what CUDA_VISIBLE_DEVICES selects is not an absent sensor.
+CUDA_VISIBLE_DEVICES=0 GREENOPS_NVML_LIBRARY="$BUILD_ABS/tests/libfake-nvml.so" \
+	"$GREENOPS" run --no-db -- true 2>"$SCRATCH/cvd.err"
+contains "CUDA_VISIBLE_DEVICES: the selection is noted" "$SCRATCH/cvd.err" "CUDA_VISIBLE_DEVICES=0: measuring gpu0 only"
+if grep -q 'no sensor from.*CUDA' "$SCRATCH/cvd.err"; then
+	not_ok "CUDA_VISIBLE_DEVICES is not named as an absent sensor" "$(grep 'no sensor' "$SCRATCH/cvd.err")"
+else
+	ok "CUDA_VISIBLE_DEVICES is not named as an absent sensor"
+fi
 done_testing
