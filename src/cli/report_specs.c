@@ -305,7 +305,9 @@ static json_t *x_encoding(json_t *a, const char *param, const char *title)
 		        ? json_pack("{s:o, s:s, s:i}", "values", ticks, "format", "~g", "labelFlush", 0)
 		        : (json_decref(ticks), json_pack("{s:s}", "format", "~g")));
 	} else {
-		json_object_set_new(x, "axis", json_pack("{s:i}", "labelAngle", 0));
+		/* Names (architectures) are long: slanted, so that neighbours do not overwrite. */
+		json_object_set_new(x, "axis",
+		                    json_pack("{s:i, s:s}", "labelAngle", -30, "labelAlign", "right"));
 		json_object_set_new(x, "sort", json_incref(json_object_get(p, "values")));
 		/* Points, not bands: an error bar's caps keep their size instead of spanning a band. */
 		json_object_set_new(x, "scale", json_pack("{s:s, s:f}", "type", "point", "padding", 0.5));
@@ -477,10 +479,15 @@ static json_t *curve_layers(json_t *a, const char *param, const char *metric, co
 		          json_pack("{s:O, s:{s:s, s:s, s:s}, s:{s:s}, s:O}", "x", x, "y", "field", "lo",
 		                    "type", "quantitative", "title", yt, "y2", "field", "hi", "color",
 		                    color)));
+	/* Means of a numeric parameter on a line; of named ones (architectures), points alone: a
+	 * line between names would suggest an order that is not there. */
+	bool numeric = json_is_true(json_object_get(find_param(a, param), "numeric"));
 	json_array_append_new(
 	    layers,
 	    layer(cv->configs,
-	          json_pack("{s:s, s:{s:b}, s:f}", "type", "line", "point", "filled", 1, "strokeWidth", 2.0),
+	          numeric ? json_pack("{s:s, s:{s:b}, s:f}", "type", "line", "point", "filled", 1,
+	                              "strokeWidth", 2.0)
+	                  : json_pack("{s:s, s:b, s:f}", "type", "point", "filled", 1, "size", 70.0),
 	          json_pack("{s:O, s:O, s:O, s:[o,o,o,o,o]}", "x", x, "y", y, "color", color, "tooltip",
 	                    field("group", "nominal", "configuration"), field("y", "quantitative", yt),
 	                    field("lo", "quantitative", "interval from"),
