@@ -33,6 +33,19 @@ static const char *const words[] = {
 };
 #define N_WORDS (sizeof words / sizeof words[0])
 
+/* What every request asks besides its prompt: the output length, a streamed answer with its
+ * usage, greedy decoding, and ignore_eos where asked. */
+static void set_sampling(json_t *b, int output_len, const struct lg_body_opts *o)
+{
+	if (output_len > 0)
+		json_object_set_new(b, "max_tokens", json_integer(output_len));
+	json_object_set_new(b, "stream", json_true());
+	json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1));
+	json_object_set_new(b, "temperature", json_real(0.0));
+	if (o->ignore_eos)
+		json_object_set_new(b, "ignore_eos", json_true());
+}
+
 static int set_body(struct lg_item *it, json_t *prompt, json_t *messages, int output_len,
                     const struct lg_body_opts *o)
 {
@@ -48,13 +61,7 @@ static int set_body(struct lg_item *it, json_t *prompt, json_t *messages, int ou
 	} else {
 		json_object_set(b, "prompt", prompt);
 	}
-	if (output_len > 0)
-		json_object_set_new(b, "max_tokens", json_integer(output_len));
-	json_object_set_new(b, "stream", json_true());
-	json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1));
-	json_object_set_new(b, "temperature", json_real(0.0));
-	if (o->ignore_eos)
-		json_object_set_new(b, "ignore_eos", json_true());
+	set_sampling(b, output_len, o);
 	it->body = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	if (!it->body)
@@ -270,13 +277,7 @@ static char *joined(char *a, const char *b)
 static char *body_tail(int output_len, const struct lg_body_opts *o)
 {
 	json_t *b = json_object();
-	if (output_len > 0)
-		json_object_set_new(b, "max_tokens", json_integer(output_len));
-	json_object_set_new(b, "stream", json_true());
-	json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1));
-	json_object_set_new(b, "temperature", json_real(0.0));
-	if (o->ignore_eos)
-		json_object_set_new(b, "ignore_eos", json_true());
+	set_sampling(b, output_len, o);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	char *t = s ? gops_xasprintf("],%s", s + 1) : NULL;
