@@ -422,15 +422,17 @@ static int parse_args(int argc, char **argv, struct sb_opts *o)
 			o->think_set = true;
 			break;
 		case O_DS_MIN:
-			if (!parse_size("dataset-min-len", optarg, 0, &z) || z > 1000000)
-				return z > 1000000 ? cmd_usage_error(VERB, "--dataset-min-len is too large")
-				                   : 2;
+			if (!parse_size("dataset-min-len", optarg, 0, &z))
+				return 2;
+			if (z > 1000000)
+				return cmd_usage_error(VERB, "--dataset-min-len is too large");
 			o->ds.min_len = (int)z;
 			break;
 		case O_DS_MAX:
-			if (!parse_size("dataset-max-len", optarg, 1, &z) || z > 100000000)
-				return z > 100000000 ? cmd_usage_error(VERB, "--dataset-max-len is too large")
-				                     : 2;
+			if (!parse_size("dataset-max-len", optarg, 1, &z))
+				return 2;
+			if (z > 100000000)
+				return cmd_usage_error(VERB, "--dataset-max-len is too large");
 			o->ds.max_len = (int)z;
 			break;
 		case O_DS_ORDER:

@@ -222,5 +222,15 @@ sb --base-url "http://127.0.0.1:$PORT" --dataset "$FIX" --think-time 1 --rate 5 
 eq "--think-time without --multi-turn: usage error" "$?" 2
 sb --base-url "http://127.0.0.1:$PORT" --dataset "$FIX" --dataset-format csv --rate 5 --num-requests 2 2>"$SCRATCH/o3.err"
 eq "unknown --dataset-format: usage error" "$?" 2
+# A value that is no number is named once; one too large says so.
+sb --base-url "http://127.0.0.1:$PORT" --dataset "$FIX" --num-requests 99999999999 --dataset-min-len x \
+	--rate 5 2>"$SCRATCH/o4.err"
+eq "--dataset-min-len x: usage error" "$?" 2
+eq "--dataset-min-len x: one error, no other" "$(grep -c 'greenops serve-bench:' "$SCRATCH/o4.err")" 1
+contains "--dataset-min-len x: the value named" "$SCRATCH/o4.err" "invalid value 'x' for --dataset-min-len"
+sb --base-url "http://127.0.0.1:$PORT" --dataset "$FIX" --dataset-max-len 200000000 --rate 5 \
+	--num-requests 2 2>"$SCRATCH/o5.err"
+eq "--dataset-max-len too large: usage error" "$?" 2
+contains "--dataset-max-len too large: says so" "$SCRATCH/o5.err" "dataset-max-len is too large"
 
 done_testing
