@@ -40,6 +40,10 @@ enum gops_method {
 };
 GOPS_EXPORT const char *gops_method_name(enum gops_method m);
 
+/* The name of source i as --sources and gops_options.sources take it ("nvml", "powercap",
+ * ...), in the order they are opened; NULL past the last. */
+GOPS_EXPORT const char *gops_source_name(size_t i);
+
 /* Idle baseline handling (greenops run --idle). */
 enum gops_idle_mode {
 	GOPS_IDLE_AUTO = 0, /* stored when a baseline exists for every domain, else none */

@@ -38,9 +38,6 @@ static const struct setting settings[] = {
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 enum { S_DATABASE, S_CARBON, S_PUE, S_PRICE, S_CURRENCY, S_SOURCES, S_INTERVAL, S_IDLE, S_CPU_TDP };
 
-/* The source names of docs/CONTRACTS.md, which --sources takes. */
-static const char *const source_names[] = {"nvml", "powercap", "perf", "hwmon", "estimate"};
-
 static struct {
 	char *path;             /* the file looked for; NULL when disabled */
 	const char *state;      /* "read", "absent", or why it is off */
@@ -50,8 +47,8 @@ static struct {
 
 static bool source_known(const char *name, size_t n)
 {
-	for (size_t i = 0; i < sizeof source_names / sizeof source_names[0]; i++)
-		if (strlen(source_names[i]) == n && !strncmp(source_names[i], name, n))
+	for (size_t i = 0; gops_source_name(i); i++)
+		if (strlen(gops_source_name(i)) == n && !strncmp(gops_source_name(i), name, n))
 			return true;
 	return false;
 }
@@ -77,10 +74,12 @@ static bool check(const struct setting *s, const char *text, char *why, size_t l
 		for (const char *p = text;; p++) {
 			size_t n = strcspn(p, ",");
 			if (!source_known(p, n)) {
-				snprintf(
-				    why, len,
-				    "unknown source '%.*s' (known: nvml, powercap, perf, hwmon, estimate)",
-				    (int)(n > 32 ? 32 : n), p);
+				char known[128] = "";
+				for (size_t i = 0; gops_source_name(i); i++)
+					snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+					         i ? ", " : "", gops_source_name(i));
+				snprintf(why, len, "unknown source '%.*s' (known: %s)",
+				         (int)(n > 32 ? 32 : n), p, known);
 				return false;
 			}
 			p += n;

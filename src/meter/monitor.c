@@ -22,6 +22,19 @@ void gops_options_init(struct gops_options *o)
 	o->idle_seconds = 10;
 }
 
+const char *gops_source_name(size_t i)
+{
+	return i < gops_n_sources ? gops_sources[i]->name : NULL;
+}
+
+/* "nvml, perf, ..." for messages naming the sources there are. */
+static void source_names(char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (size_t i = 0; gops_source_name(i); i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? ", " : "", gops_source_name(i));
+}
+
 const char *gops_method_name(enum gops_method m)
 {
 	switch (m) {
@@ -80,10 +93,8 @@ static int check_source_names(struct gops_monitor *m, const char *list)
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (gops_source_find(t))
 			continue;
-		char known[128] = "";
-		for (size_t i = 0; i < gops_n_sources; i++)
-			snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
-			         gops_sources[i]->name);
+		char known[128];
+		source_names(known, sizeof known);
 		monitor_set_error(m, "unknown source '%s' in --sources (known: %s)", t, known);
 		return -EINVAL;
 	}

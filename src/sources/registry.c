@@ -92,9 +92,11 @@ int gops_sources_parse(const char *list, const struct gops_source_ops **out, siz
 		name[len] = 0;
 		const struct gops_source_ops *ops = gops_source_find(name);
 		if (!ops) {
-			snprintf(err, errlen,
-			         "unknown source '%s' in '%s' (known: nvml, perf, powercap, hwmon, estimate)",
-			         name, list);
+			char known[128] = "";
+			for (size_t i = 0; i < gops_n_sources; i++)
+				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+				         i ? ", " : "", gops_sources[i]->name);
+			snprintf(err, errlen, "unknown source '%s' in '%s' (known: %s)", name, list, known);
 			return -EINVAL;
 		}
 		for (size_t k = 0; k < *n; k++)
